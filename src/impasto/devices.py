@@ -1,0 +1,83 @@
+"""Picking the device and the arithmetic the network runs in."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from .errors import ImpastoError
+
+
+def resolve_device(spec: str | int) -> torch.device:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps', or a GPU index where -1 means the CPU."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.lstrip("-").isdigit()):
+        n = int(spec)
+        spec = "cpu" if n < 0 else f"cuda:{n}"
+    spec = spec.strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(spec)
+    except RuntimeError:
+        raise ImpastoError(f"unknown device {spec!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ImpastoError("CUDA was asked for but no CUDA GPU is available; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ImpastoError(f"no GPU {dev.index}: this machine has {torch.cuda.device_count()}")
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ImpastoError("MPS was asked for but is not available on this machine")
+    elif dev.type != "cpu":
+        raise ImpastoError(f"unsupported device {spec!r}")
+    return dev
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The dtype the network runs in under autocast, or None for plain fp32/tf32."""
+    if precision == "bf16":
+        return torch.bfloat16
+    return None
+
+
+@contextlib.contextmanager
+def precision_context(device: torch.device, precision: str) -> Iterator[None]:
+    """TF32 and cuDNN autotuning on CUDA for the duration of a run (restored afterwards).
+
+    'auto' is tf32 on CUDA and fp32 elsewhere; bf16 autocasts the convolutions only: Grams and
+    losses are computed in fp32 by the loss functions.
+    """
+    if device.type != "cuda":
+        if precision == "bf16" and device.type == "cpu":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+        return
+    saved = (
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+        torch.backends.cudnn.benchmark,
+    )
+    tf32 = precision in ("auto", "tf32", "bf16")
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = True
+    try:
+        if precision == "bf16":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+    finally:
+        (
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32,
+            torch.backends.cudnn.benchmark,
+        ) = saved
