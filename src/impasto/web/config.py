@@ -1,0 +1,50 @@
+"""Every limit and default of the web service in one dataclass, so tests and `impasto serve`
+set them the same way and the page can be told what they are."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MB = 1024 * 1024
+QUALITIES = ("fast", "balanced", "best")
+
+
+def default_data_dir() -> Path:
+    """Per-user data folder, so the job history outlives the working directory of one run."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "impasto" / "web"
+
+
+@dataclass
+class WebConfig:
+    data_dir: Path = field(default_factory=default_data_dir)
+    # Abuse limits: bytes per uploaded file, pixels per decoded image, jobs waiting at once.
+    max_upload_bytes: int = 20 * MB
+    max_pixels: int = 40_000_000
+    max_queued: int = 500
+    # Output long edge: what the page offers by default and the most any job may ask for.
+    default_size: int = 512
+    min_size: int = 32
+    max_size: int = 1024
+    # Optimiser steps per quality level (and, where the engine has them, scales).
+    quality_iterations: dict[str, int] = field(
+        default_factory=lambda: {"fast": 100, "balanced": 300, "best": 600})
+    quality_scales: dict[str, int] = field(default_factory=lambda: {"fast": 1, "balanced": 1, "best": 2})
+    # One worker per entry, each owning its device; empty means jobs queue but never run.
+    devices: tuple[str, ...] = ("auto",)
+    # How often a running job refreshes its live preview (seconds) and how big it is (pixels).
+    preview_interval: float = 0.5
+    preview_edge: int = 384
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        missing = [q for q in QUALITIES if q not in self.quality_iterations]
+        if missing:
+            raise ValueError(f"quality_iterations lacks {', '.join(missing)}")
+
+    @property
+    def max_request_bytes(self) -> int:
+        """Two images plus room for the form fields and multipart framing."""
+        return 2 * self.max_upload_bytes + MB

@@ -1,0 +1,82 @@
+"""The shapes of the REST API's answers, as pydantic models so that the OpenAPI document (and
+the /docs page built from it) describes every field."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="What was wrong, in one line")
+
+
+class JobOptions(BaseModel):
+    style_strength: float = Field(description="Multiplier on the style weight (beta)")
+    size: int = Field(description="Long edge of the result in pixels, after clamping")
+    requested_size: int | None = Field(None, description="The size asked for, when it was clamped")
+    preserve_color: bool = Field(description="Keep the photo's colours")
+    quality: str = Field(description="fast, balanced or best")
+    style_id: str | None = Field(None, description="Bundled painting, or null for an uploaded style")
+
+
+class JobLinks(BaseModel):
+    self: str
+    events: str
+    content: str
+    style: str
+    preview: str
+    result: str
+    download: str
+    cancel: str
+
+
+class JobOut(BaseModel):
+    id: str = Field(description="Unguessable job id")
+    state: str = Field(description="queued, running, done, failed or cancelled")
+    created: float = Field(description="Unix time the job was queued")
+    started: float | None = None
+    finished: float | None = None
+    jobs_ahead: int | None = Field(None, description="While queued: jobs that run before this one")
+    step: int = Field(description="Optimiser steps done")
+    total: int = Field(description="Optimiser steps planned")
+    progress: float = Field(description="step / total, 0 to 1")
+    eta_seconds: float | None = Field(None, description="Estimated seconds left while running")
+    losses: dict[str, float] | None = Field(None, description="content, style, tv and total at the last step")
+    preview_version: int = Field(description="Goes up each time a new preview image is written")
+    error: str | None = Field(None, description="Why the job failed")
+    style_title: str = Field(description="The painting's title, or 'your style image'")
+    options: JobOptions
+    links: JobLinks
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+    total: int = Field(description="All jobs in the history")
+
+
+class StyleOut(BaseModel):
+    id: str
+    title: str
+    artist: str
+    year: str
+    credit: str
+    image_url: str
+
+
+class QualityOut(BaseModel):
+    id: str
+    iterations: int
+
+
+class Capabilities(BaseModel):
+    max_upload_bytes: int
+    max_pixels: int
+    min_size: int
+    max_size: int
+    default_size: int
+    min_strength: float
+    max_strength: float
+    qualities: list[QualityOut]
+    color_in_engine: bool = Field(description="True when the engine preserves colour itself "
+                                              "(else it is done after painting)")
+    workers: int

@@ -1,0 +1,146 @@
+"""The painters: one thread per device, each taking the oldest queued job and running it
+through the same engine as the CLI (:class:`impasto.transfer.Run`).
+
+Each worker loads VGG once and reuses it. While a job runs the worker writes its progress
+(step, losses, ETA) to the job table and, a few times a second at most, a small preview JPEG;
+it checks for a cancel request between steps. A server that stops mid-job leaves the job
+marked running, and the next start puts it back in the queue (``JobStore.recover``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from PIL import Image
+
+from ..errors import ImpastoError
+from ..images import save_image
+from ..network import Network, load_network
+from ..options import Options
+from ..transfer import Run
+from .colour import keep_content_colours
+from .config import WebConfig
+from .files import FileArea
+from .gallery import BY_ID
+from .jobspec import JobSpec, engine_has_color, to_options
+from .store import Job, JobStore
+
+log = logging.getLogger("impasto.web")
+
+
+class _Stopped(Exception):
+    """The server is shutting down: leave the job for the next start."""
+
+
+class Worker(threading.Thread):
+    def __init__(self, store: JobStore, files: FileArea, cfg: WebConfig, device: str,
+                 wake: threading.Event, stop: threading.Event) -> None:
+        super().__init__(name=f"impasto-worker-{device}", daemon=True)
+        self.store, self.files, self.cfg, self.device = store, files, cfg, device
+        self.wake, self.stop = wake, stop
+        self._networks: dict[tuple, Network] = {}
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            job = self.store.claim_next()
+            if job is None:
+                self.wake.wait(0.5)
+                self.wake.clear()
+                continue
+            try:
+                self.run_job(job)
+            except _Stopped:
+                return
+
+    def _network(self, o: Options) -> Network:
+        key = (o.arch, o.weights, o.preprocess, o.pooling, o.device)
+        if key not in self._networks:
+            self._networks[key] = load_network(o)
+        return self._networks[key]
+
+    def run_job(self, job: Job) -> None:
+        """Run one claimed job to done, failed or cancelled (or raise _Stopped)."""
+        try:
+            state, error = self._paint(job)
+        except _Stopped:
+            raise
+        except ImpastoError as e:
+            state, error = "failed", str(e)
+        except MemoryError:
+            state, error = "failed", "out of memory; try a smaller output size"
+        except RuntimeError as e:
+            if "out of memory" not in str(e).lower():
+                log.exception("job %s failed", job.id)
+                state, error = "failed", "internal error while painting (see the server log)"
+            else:
+                state, error = "failed", "the device ran out of memory; try a smaller output size"
+        except Exception:
+            log.exception("job %s failed", job.id)
+            state, error = "failed", "internal error while painting (see the server log)"
+        self.store.finish(job.id, state, error)
+
+    def _paint(self, job: Job) -> tuple[str, str | None]:
+        spec = JobSpec(**job.params)
+        files = self.files.for_job(job.id)
+        options = to_options(spec, self.cfg, self.device)
+        style = BY_ID[spec.style_id].path if spec.style_id else files.style
+        run = Run(files.content, style, options, network=self._network(options))
+        total = options.iterations
+        first = last_preview = None
+        losses: dict[str, float] | None = None
+        for step in run:
+            if self.stop.is_set():
+                raise _Stopped
+            if self.store.cancel_requested(job.id):
+                return "cancelled", None
+            now = time.monotonic()
+            if first is None:
+                first = now
+            eta = None
+            if step.step > 1:
+                eta = (now - first) / (step.step - 1) * max(0, total - step.step)
+            preview = last_preview is None or now - last_preview >= self.cfg.preview_interval
+            if preview:
+                self._write_preview(step.image, files.preview)
+                last_preview = now
+            losses = step.losses
+            self.store.progress(job.id, step.step, losses, eta, preview)
+        result = run.best_image()
+        if spec.preserve_color and not engine_has_color():
+            result = keep_content_colours(result, run.content_image)
+        save_image(result, files.result)
+        self._write_preview(result, files.preview)
+        self.store.progress(job.id, run.steps_done, losses, 0.0, True)
+        return "done", None
+
+    def _write_preview(self, img: Image.Image, path) -> None:
+        edge = self.cfg.preview_edge
+        if max(img.size) > edge:
+            img = img.copy()
+            img.thumbnail((edge, edge), Image.LANCZOS)
+        save_image(img, path, quality=80)
+
+
+class WorkerPool:
+    """The workers of one server: started with the app, stopped with it."""
+
+    def __init__(self, store: JobStore, files: FileArea, cfg: WebConfig) -> None:
+        self.wake = threading.Event()
+        self.stop_event = threading.Event()
+        self.workers = [Worker(store, files, cfg, d, self.wake, self.stop_event) for d in cfg.devices]
+
+    def start(self) -> None:
+        for w in self.workers:
+            w.start()
+
+    def notify(self) -> None:
+        """A job was queued: wake an idle worker now rather than at its next poll."""
+        self.wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.wake.set()
+        for w in self.workers:
+            w.join(timeout)
