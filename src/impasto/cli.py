@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands from other parts of impasto; each module has register(subparsers).
-EXTENSIONS: list[str] = []
+EXTENSIONS: list[str] = ["impasto.web.serve"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,10 +72,12 @@ def to_options(spec: JobSpec, cfg: WebConfig, device: str) -> Options:
         o = o.replace(color="luminance")
     scales = cfg.quality_scales.get(spec.quality, 1)
     if scales > 1 and "scales" in names:
-        try:
-            o = o.replace(scales=scales).validated()
-        except (ImpastoError, TypeError, ValueError):
-            pass  # the engine's multi-scale option takes another form: run single-scale
+        for form in ((scales,), scales):  # (N,) = N sizes coarse to fine; older drafts took N
+            try:
+                o = o.replace(scales=form).validated()
+                break
+            except (ImpastoError, TypeError, ValueError):
+                continue  # not a form this engine takes: run single-scale
     return o.validated()
 
 

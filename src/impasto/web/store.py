@@ -154,9 +154,9 @@ class JobStore:
 
     def progress(self, job_id: str, step: int, losses: dict[str, float] | None, eta: float | None,
                  new_preview: bool) -> None:
-        self._exec("UPDATE jobs SET step = ?, losses = ?, eta = ?, "
+        self._exec("UPDATE jobs SET step = ?, total = MAX(total, ?), losses = ?, eta = ?, "
                    "preview_version = preview_version + ? WHERE id = ? AND state = 'running'",
-                   (step, json.dumps(losses) if losses else None, eta, int(new_preview), job_id))
+                   (step, step, json.dumps(losses) if losses else None, eta, int(new_preview), job_id))
 
     def finish(self, job_id: str, state: str, error: str | None = None) -> None:
         assert state in FINISHED

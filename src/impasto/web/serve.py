@@ -1,0 +1,76 @@
+"""``impasto serve``: the web app on http://127.0.0.1:8000 (loopback unless told otherwise)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import ImpastoError
+from .config import MB, WebConfig, default_data_dir
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` subcommand to the ``impasto`` command line."""
+    p = subparsers.add_parser("serve", help="the web app: upload a photo, pick a painting, watch it painted")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for all)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help=f"where jobs and images are kept (default {default_data_dir()})")
+    p.add_argument("--device", action="append", dest="devices", metavar="DEVICE",
+                   help="run a worker on this device (auto, cpu, cuda:0, ...); repeat for one worker per GPU")
+    p.add_argument("--max-upload-mb", type=float, default=20, help="largest upload in MB (default 20)")
+    p.add_argument("--max-megapixels", type=float, default=40, help="largest upload in megapixels (default 40)")
+    p.add_argument("--max-size", type=int, default=1024,
+                   help="largest output long edge in pixels; bigger requests are clamped (default 1024)")
+    p.set_defaults(func=cmd_serve)
+
+
+def config_from(args: argparse.Namespace) -> WebConfig:
+    """A WebConfig from the flags, or an ImpastoError naming the bad one."""
+    if not 0 < args.port < 65536:
+        raise ImpastoError(f"--port must be between 1 and 65535, not {args.port}")
+    if not args.max_upload_mb > 0:
+        raise ImpastoError(f"--max-upload-mb must be positive, not {args.max_upload_mb:g}")
+    if not args.max_megapixels > 0:
+        raise ImpastoError(f"--max-megapixels must be positive, not {args.max_megapixels:g}")
+    if args.max_size < 32:
+        raise ImpastoError(f"--max-size must be at least 32 pixels, not {args.max_size}")
+    cfg = WebConfig(
+        max_upload_bytes=int(args.max_upload_mb * MB),
+        max_pixels=int(args.max_megapixels * 1e6),
+        max_size=args.max_size,
+        default_size=min(512, args.max_size),
+        devices=tuple(args.devices or ("auto",)),
+    )
+    if args.data_dir is not None:
+        cfg.data_dir = args.data_dir
+    return cfg
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        raise ImpastoError("the web app needs uvicorn: pip install 'impasto[web]' or fastapi uvicorn "
+                           "python-multipart") from None
+    from ..devices import resolve_device
+    from .app import create_app
+
+    cfg = config_from(args)
+    for d in cfg.devices:
+        resolve_device(d)  # an unusable device fails now, in one line, not in the first job
+    try:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ImpastoError(f"cannot use {cfg.data_dir} as the data folder: {e.strerror}") from None
+    app = create_app(cfg)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"impasto: serving on http://{shown}:{args.port}/ (data in {cfg.data_dir}); Ctrl-C to stop",
+          file=sys.stderr)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    except OSError as e:
+        raise ImpastoError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
+    return 0
