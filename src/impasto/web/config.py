@@ -26,7 +26,7 @@ class WebConfig:
     max_queued: int = 500
     # Output long edge: what the page offers by default and the most any job may ask for.
     default_size: int = 512
-    min_size: int = 32
+    min_size: int = 64  # the network pools 4 times: much smaller and the deep layers vanish
     max_size: int = 1024
     # Optimiser steps per quality level (and, where the engine has them, scales).
     quality_iterations: dict[str, int] = field(

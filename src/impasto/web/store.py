@@ -152,11 +152,14 @@ class JobStore:
             job = self._db.execute("SELECT * FROM jobs WHERE seq = ?", (row[0],)).fetchone()
         return _job(job)
 
-    def progress(self, job_id: str, step: int, losses: dict[str, float] | None, eta: float | None,
-                 new_preview: bool) -> None:
-        self._exec("UPDATE jobs SET step = ?, total = MAX(total, ?), losses = ?, eta = ?, "
+    def progress(self, job_id: str, step: int, total: int, losses: dict[str, float] | None,
+                 eta: float | None, new_preview: bool) -> None:
+        """Record a running job's step; ``total`` is what this run plans (it may differ from
+        the estimate made when the job was queued, e.g. after a restart with new settings)."""
+        self._exec("UPDATE jobs SET step = ?, total = ?, losses = ?, eta = ?, "
                    "preview_version = preview_version + ? WHERE id = ? AND state = 'running'",
-                   (step, step, json.dumps(losses) if losses else None, eta, int(new_preview), job_id))
+                   (step, max(step, total), json.dumps(losses) if losses else None, eta,
+                    int(new_preview), job_id))
 
     def finish(self, job_id: str, state: str, error: str | None = None) -> None:
         assert state in FINISHED

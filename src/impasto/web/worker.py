@@ -30,6 +30,20 @@ from .store import Job, JobStore
 log = logging.getLogger("impasto.web")
 
 
+_NETWORKS: dict[tuple, Network] = {}
+_NETWORKS_LOCK = threading.Lock()
+
+
+def shared_network(o: Options) -> Network:
+    """VGG for these options, loaded once per process (its weights are never changed by a run,
+    so the workers and successive app instances can share it)."""
+    key = (o.arch, o.weights, o.preprocess, o.pooling, o.device)
+    with _NETWORKS_LOCK:
+        if key not in _NETWORKS:
+            _NETWORKS[key] = load_network(o)
+        return _NETWORKS[key]
+
+
 class _Stopped(Exception):
     """The server is shutting down: leave the job for the next start."""
 
@@ -40,7 +54,6 @@ class Worker(threading.Thread):
         super().__init__(name=f"impasto-worker-{device}", daemon=True)
         self.store, self.files, self.cfg, self.device = store, files, cfg, device
         self.wake, self.stop = wake, stop
-        self._networks: dict[tuple, Network] = {}
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -55,10 +68,7 @@ class Worker(threading.Thread):
                 return
 
     def _network(self, o: Options) -> Network:
-        key = (o.arch, o.weights, o.preprocess, o.pooling, o.device)
-        if key not in self._networks:
-            self._networks[key] = load_network(o)
-        return self._networks[key]
+        return shared_network(o)
 
     def run_job(self, job: Job) -> None:
         """Run one claimed job to done, failed or cancelled (or raise _Stopped)."""
@@ -71,11 +81,15 @@ class Worker(threading.Thread):
         except MemoryError:
             state, error = "failed", "out of memory; try a smaller output size"
         except RuntimeError as e:
-            if "out of memory" not in str(e).lower():
+            text = str(e).lower()
+            if "out of memory" in text:
+                state, error = "failed", "the device ran out of memory; try a smaller output size"
+            elif "output size is too small" in text:
+                state, error = "failed", "the image is too small or too narrow for the network; " \
+                                         "try a larger output size"
+            else:
                 log.exception("job %s failed", job.id)
                 state, error = "failed", "internal error while painting (see the server log)"
-            else:
-                state, error = "failed", "the device ran out of memory; try a smaller output size"
         except Exception:
             log.exception("job %s failed", job.id)
             state, error = "failed", "internal error while painting (see the server log)"
@@ -106,13 +120,13 @@ class Worker(threading.Thread):
                 self._write_preview(step.image, files.preview)
                 last_preview = now
             losses = step.losses
-            self.store.progress(job.id, step.step, losses, eta, preview)
+            self.store.progress(job.id, step.step, total, losses, eta, preview)
         result = run.best_image()
         if spec.preserve_color and not engine_has_color():
             result = keep_content_colours(result, run.content_image)
         save_image(result, files.result)
         self._write_preview(result, files.preview)
-        self.store.progress(job.id, run.steps_done, losses, 0.0, True)
+        self.store.progress(job.id, run.steps_done, run.steps_done, losses, 0.0, True)
         return "done", None
 
     def _write_preview(self, img: Image.Image, path) -> None:
