@@ -31,6 +31,13 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, not {text!r}") from None
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, not {text!r}") from None
+
+
 def _names(text: str) -> tuple[str, ...]:
     return tuple(v for v in text.replace(",", " ").split() if v)
 
@@ -76,13 +83,20 @@ OPTION_FLAGS: list[tuple[str, str, object, str]] = [
     ("--save-every", "save_every", _number(int), "write OUT_stem_0050.png ... every N steps"),
     ("--device", "device", str, "auto (default), cpu, cuda, cuda:N or mps"),
     ("--precision", "precision", str, "auto (tf32 on CUDA), fp32, tf32 or bf16"),
+    ("--color", "color", str, "style (default), luminance, histogram or only (see docs/beyond.md)"),
+    ("--mask", "masks", str, "per style image, in order: white = where that style goes (repeat)"),
+    ("--scales", "scales", _ints, "N sizes coarse to fine, or a list of long edges, e.g. 512,1024,2048"),
+    ("--memory", "memory", str, "auto (default), full, checkpoint or tiled"),
+    ("--tile", "tile", _number(int), "tile side in pixels for tiled statistics/optimisation (default 1024)"),
 ]
+APPEND_FLAGS = {"masks"}  # given once per style image
 
 
 def add_option_flags(p: argparse.ArgumentParser) -> None:
     """Add every Options flag, defaulting to 'not given' so presets are not overridden."""
     for flag, dest, kind, help_ in OPTION_FLAGS:
-        p.add_argument(flag, dest=dest, type=kind, default=argparse.SUPPRESS, help=help_)
+        action = "append" if dest in APPEND_FLAGS else "store"
+        p.add_argument(flag, dest=dest, type=kind, action=action, default=argparse.SUPPRESS, help=help_)
     p.add_argument("--gpu", type=_number(int), default=argparse.SUPPRESS,
                    help="GPU index, -1 for the CPU (alias of --device)")
     p.add_argument("--preset", default=None, help="gatys, keras-vgg16, tf-adam, tds or mxnet")
@@ -133,7 +147,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from .images import check_writable, save_image
     from .presets import resolve_options
     from .report import JsonLog, plot_losses
-    from .transfer import Run
+    from .multiscale import make_run
 
     if len(args.images) < 2:
         raise ImpastoError("stylize needs a content image and at least one style image (or --model)")
@@ -147,10 +161,10 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
         output_format(args.plot)
     options = resolve_options(None, args.preset, **overrides_from(args)).validated()
-    run = Run(args.images[0], args.images[1:], options)
+    run = make_run(args.images[0], args.images[1:], options)  # one Run per size with --scales
     log = JsonLog(args.log_json) if args.log_json else None
     history: list[dict] = []
-    progress = Progress(options.iterations, args.quiet)
+    progress = Progress(getattr(run, "total_steps", run.options.iterations), args.quiet)
     start = time.monotonic()
     interrupted = False
     try:
@@ -229,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands from other parts of impasto; each module has register(subparsers).
-EXTENSIONS: list[str] = ["impasto.web.serve"]
+EXTENSIONS: list[str] = ["impasto.web.serve", "impasto.grid"]
 
 
 def main(argv: list[str] | None = None) -> int:

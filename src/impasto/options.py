@@ -62,6 +62,13 @@ class Options:
     device: str = "auto"
     precision: str = "auto"
 
+    # Beyond the paper (validated by beyond.check_options; see docs/beyond.md).
+    color: str = "style"  # 'style', 'luminance', 'histogram' or 'only'
+    masks: tuple[object, ...] | None = None  # one mask (path or PIL image) per style image
+    scales: tuple[int, ...] = ()  # (N,) for N sizes, or the long edges coarse to fine
+    memory: str = "auto"  # 'auto', 'full' (plain autograd), 'checkpoint' or 'tiled'
+    tile: int = 1024  # tile side for tiled statistics and tiled optimisation
+
     def replace(self, **changes: object) -> "Options":
         return dataclasses.replace(self, **changes)
 
@@ -106,6 +113,9 @@ class Options:
                 _finite("style_blend", w, lower=0.0)
             if sum(self.style_blend) <= 0:
                 raise ImpastoError("--style-blend weights must not all be zero")
+        from .beyond import check_options
+
+        check_options(self)
         return self.replace(content_layers=content, style_layers=style)
 
 

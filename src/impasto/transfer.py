@@ -22,6 +22,8 @@ from .devices import precision_context
 from .errors import ImpastoError
 from .images import fit_long_edge, load_image, to_pil, to_tensor
 from .network import Network, load_network
+from .objective import lbfgs_history, make_objective, style_statistics
+from . import color as C
 from .options import Options, layer_weights
 from .presets import resolve_options
 
@@ -90,6 +92,11 @@ class Run:
         if o.init not in ("noise", "content", "style"):
             init_img = load_image(o.init, o.max_pixels).resize(content_img.size, Image.LANCZOS)
         self.content_image = content_img
+        # --color (color.py): what the optimiser sees, and how its output becomes the picture.
+        content_img, style_imgs, init_img, self._finish = C.prepare(o.color, content_img, style_imgs, init_img, blend)
+        if o.color == "only":  # the style's palette alone: nothing to optimise
+            self.options = o = o.replace(iterations=0, init="content", init_noise=0.0)
+        self.content_size = content_img.size
 
         if network is None or not network.covers(o.content_layers + o.style_layers):
             network = load_network(o)
@@ -107,14 +114,18 @@ class Run:
             feats = network.net(content_x, o.content_layers)
             content_t = {k: feats[k].float() for k in o.content_layers}
             style_t: dict[str, torch.Tensor] = {}
+            grams_each: list[dict[str, torch.Tensor]] = []  # per style, for masks
             for img, w in zip(style_imgs, blend):
                 sx = self._net_input(to_tensor(fit_long_edge(img, long_edge)))
-                sf = network.net(sx, o.style_layers)
+                grams = style_statistics(network, sx, o.style_layers, o)  # tiled when large
+                grams_each.append(grams)
                 for k in o.style_layers:
-                    g = L.gram(sf[k]) * (w / total)
+                    g = grams[k] * (w / total)
                     style_t[k] = style_t[k] + g if k in style_t else g
-                del sx, sf
+                del sx
         self.targets = Targets(content_t, style_t)
+        # Checkpointed, tiled or masked terms (objective.py); None = the plain loss below.
+        self.objective = make_objective(self, grams_each, content_x.shape[-2] * content_x.shape[-1])
         self.x0 = self._initial(content_x, style_imgs[0], init_img)
         self.best_x = self.x0.detach().clone()
         self.best_loss = torch.tensor(math.inf, device=self.device)
@@ -148,12 +159,15 @@ class Run:
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Total loss and the stacked weighted terms (content, style, tv, total), all fp32."""
         o, t = self.options, self.targets
-        with precision_context(self.device, o.precision):
-            feats = self.network.net(x, self.layers)
         zero = x.new_zeros((), dtype=torch.float32)
-        c = sum((w * L.content_loss(feats[k], t.content[k], L.layer_stride(k))
-                 for k, w in zip(o.content_layers, self.content_w)), zero)
-        s = sum((w * L.style_loss(feats[k], t.style[k]) for k, w in zip(o.style_layers, self.style_w)), zero)
+        if self.objective is not None:
+            c, s = self.objective(x)
+        else:
+            with precision_context(self.device, o.precision):
+                feats = self.network.net(x, self.layers)
+            c = sum((w * L.content_loss(feats[k], t.content[k], L.layer_stride(k))
+                     for k, w in zip(o.content_layers, self.content_w)), zero)
+            s = sum((w * L.style_loss(feats[k], t.style[k]) for k, w in zip(o.style_layers, self.style_w)), zero)
         tv = L.tv_loss(x, self.pixel_units, o.tv_beta) if o.tv_weight > 0 else zero
         parts = torch.stack([o.content_weight * c, o.style_weight * s, o.tv_weight * tv])
         total = parts.sum()
@@ -169,7 +183,7 @@ class Run:
         o = self.options
         lr = o.learning_rate
         if o.optimizer == "lbfgs":
-            return torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=100,
+            return torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=lbfgs_history(x),
                                      tolerance_grad=-1, tolerance_change=-1)
         # Adam and SGD take lr in pixel levels; convert to net-space units.
         lr = lr / float(self.pixel_units.mean())
@@ -214,12 +228,12 @@ class Run:
     # -- results ----------------------------------------------------------------------------
     def to_image(self, x: torch.Tensor | None = None) -> Image.Image:
         x = self.best_x if x is None else x
-        rgb = self.network.preprocess.from_net(x.detach().float()).clamp(0, 1)
+        rgb = self._finish(self.network.preprocess.from_net(x.detach().float()).clamp(0, 1))
         return to_pil(rgb)
 
     def best_image(self) -> Image.Image:
         """The lowest-loss image so far, clamped to valid pixels, denoised if asked."""
-        rgb = self.network.preprocess.from_net(self.best_x.float()).clamp(0, 1)
+        rgb = self._finish(self.network.preprocess.from_net(self.best_x.float()).clamp(0, 1))
         if self.options.denoise > 0:
             rgb = tv_denoise(rgb, self.options.denoise)
         return to_pil(rgb)
@@ -232,7 +246,9 @@ def stylize_iter(
     **overrides: object,
 ) -> Run:
     """A :class:`Run` to iterate: yields ``Step(step, losses, image)``; ``best_image()`` at any time."""
-    return Run(content, style, options, **overrides)
+    from .multiscale import make_run  # a Run, or one per size with --scales
+
+    return make_run(content, style, options, **overrides)  # type: ignore[return-value]
 
 
 def stylize(
@@ -242,7 +258,9 @@ def stylize(
     **overrides: object,
 ) -> Image.Image:
     """Paint ``content`` in the manner of ``style`` (a path, a PIL image, or a list of them)."""
-    run = Run(content, style, options, **overrides)
+    from .multiscale import make_run  # a Run, or one per size with --scales
+
+    run = make_run(content, style, options, **overrides)
     for _ in run:
         pass
     return run.best_image()
