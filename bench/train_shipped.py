@@ -1,0 +1,61 @@
+"""Retrain the styles shipped in ``impasto/data/fast`` (CPU-sized; see docs/fast.md).
+
+    python bench/train_shipped.py [STYLE ...] [--out DIR] [--steps N] [--threads N]
+
+The shipped files were made on a shared 2-core CPU with the settings below (about 10-12 minutes
+per style, one thread). On a GPU use ``impasto train`` with its defaults instead: a wider net,
+more steps and bigger crops give clearly better models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from impasto.fast.train import TrainOptions, train
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+STYLES = {
+    "starry_night": "Vincent van Gogh, The Starry Night (1889), public domain",
+    "the_scream": "Edvard Munch, The Scream (1893), public domain",
+    "mosaic": "mosaic.jpg, the stained-glass mosaic used by PyTorch's fast_neural_style example",
+    "candy": "candy.jpg, the abstract painting used by PyTorch's fast_neural_style example",
+}
+CPU = dict(batch=2, crop=128, style_size=256, lr=2e-3, width=16, blocks=3, preview_every=100,
+           checkpoint_every=200, device="cpu")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("styles", nargs="*", default=list(STYLES))
+    p.add_argument("--out", default=str(ROOT / "src/impasto/data/fast"))
+    p.add_argument("--work", default="/tmp/impasto-fast-train", help="previews and checkpoints")
+    p.add_argument("--steps", type=int, default=900)
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    for name in a.styles:
+        t0 = time.time()
+        opts = TrainOptions(steps=a.steps, **CPU)
+
+        def log(step: int, losses: dict[str, float]) -> None:
+            if step % 50 == 0:
+                print(f"{name} {step} {time.time() - t0:.0f}s "
+                      + " ".join(f"{k}={v:.3g}" for k, v in losses.items()), flush=True)
+
+        train(SHARED / "images/style" / f"{name}.jpg", SHARED / "datasets/bsds500/train",
+              work / f"{name}.pt", opts, preview=SHARED / "images/content/tubingen.jpg",
+              credit=STYLES[name], on_step=log)
+        Path(a.out).mkdir(parents=True, exist_ok=True)
+        (Path(a.out) / f"{name}.pt").write_bytes((work / f"{name}.pt").read_bytes())
+        print(f"{name} done in {time.time() - t0:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Painting images with a trained model: one image, a list, or whole folders in batches.
+
+Images of the same size are stacked into one batch (a folder of camera photos usually is one
+size); any size works because the network pads to a multiple of 4 and crops back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from ..devices import resolve_device
+from ..errors import ImpastoError
+from ..images import load_image, to_pil, to_tensor
+from .model import FastModel, load_model
+from .photos import EXTENSIONS
+from .transformer import paint
+
+ModelLike = "FastModel | str | os.PathLike[str]"
+
+
+def as_model(model: ModelLike, device: str = "auto") -> FastModel:
+    """A loaded model from a model, a path or a shipped style's name."""
+    if isinstance(model, FastModel):
+        return model
+    return load_model(model, resolve_device(device))
+
+
+def _device(model: FastModel) -> torch.device:
+    return next(model.net.parameters()).device
+
+
+def stylize_image(model: ModelLike, image: "str | os.PathLike[str] | Image.Image",
+                  max_pixels: int | None = None) -> Image.Image:
+    """Paint one image (path or PIL) with ``model``; the result has the input's size."""
+    m = as_model(model)
+    img = load_image(image) if max_pixels is None else load_image(image, max_pixels)
+    return stylize_tensors(m, [to_tensor(img)])[0]
+
+
+def stylize_tensors(model: FastModel, images: list[torch.Tensor], batch: int = 4) -> list[Image.Image]:
+    """Paint (1, 3, H, W) tensors in [0, 1], batching those of equal size."""
+    dev = _device(model)
+    out: list[Image.Image | None] = [None] * len(images)
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for i, t in enumerate(images):
+        by_size.setdefault(tuple(t.shape[-2:]), []).append(i)
+    for idx in by_size.values():
+        for k in range(0, len(idx), batch):
+            chunk = idx[k:k + batch]
+            y = paint(model.net, torch.cat([images[i] for i in chunk]).to(dev))
+            for i, yi in zip(chunk, y):
+                out[i] = to_pil(yi)
+    return out  # type: ignore[return-value]
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given, folders as the images directly inside them (sorted)."""
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in EXTENSIONS and f.is_file())
+            if not found:
+                raise ImpastoError(f"{p}: no images in this folder")
+            files += found
+        elif p.exists():
+            files.append(p)
+        else:
+            raise ImpastoError(f"no such file: {p}")
+    if not files:
+        raise ImpastoError("no input images given")
+    return files
+
+
+def stylize_files(model: ModelLike, files: list[Path], batch: int = 4) -> Iterator[tuple[Path, Image.Image]]:
+    """Yield ``(input path, painting)`` for each file, painting ``batch`` same-size files at a time."""
+    m = as_model(model)
+    for k in range(0, len(files), batch):
+        chunk = files[k:k + batch]
+        imgs = stylize_tensors(m, [to_tensor(load_image(f)) for f in chunk], batch)
+        yield from zip(chunk, imgs)

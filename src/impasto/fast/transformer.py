@@ -1,0 +1,116 @@
+"""The image transformation network of Johnson, Alahi & Fei-Fei (2016), sized by two numbers.
+
+Encoder: a 9x9 convolution then two stride-2 convolutions; a stack of residual blocks at a
+quarter of the resolution; decoder: two nearest-neighbour upsamplings each followed by a
+convolution (Odena et al.'s resize-convolution, which cannot produce the checkerboard that
+transposed convolutions leave), then a 9x9 convolution back to RGB. Instance normalisation
+(Ulyanov et al.) instead of batch normalisation, so an image's look does not depend on its
+batch-mates. Reflection padding keeps borders free of dark frames.
+
+``width`` is the channel count of the first layer (Johnson: 32; it doubles twice) and
+``blocks`` the number of residual blocks (Johnson: 5). Smaller settings trade quality for
+speed, which is what a CPU-trained model needs.
+
+Input and output are RGB in [0, 1], (B, 3, H, W). Sides that are not multiples of 4 are
+padded by reflection and cropped back, so any size comes out at the size it went in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ImpastoError
+
+
+@dataclass(frozen=True)
+class NetSize:
+    """The network's shape, stored in every model file so it can be rebuilt."""
+
+    width: int = 32
+    blocks: int = 5
+
+    def validated(self) -> "NetSize":
+        for name, v, lo, hi in (("width", self.width, 4, 256), ("blocks", self.blocks, 0, 32)):
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise ImpastoError(f"network {name} must be a whole number from {lo} to {hi}, not {v!r}")
+        return self
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection pad, convolution, then (optionally) instance norm and ReLU."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, norm: bool = True, relu: bool = True):
+        layers: list[nn.Module] = [nn.ReflectionPad2d(k // 2), nn.Conv2d(cin, cout, k, stride)]
+        if norm:
+            layers.append(nn.InstanceNorm2d(cout, affine=True))
+        if relu:
+            layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+class Residual(nn.Module):
+    """Two 3x3 convolutions added to their input (He et al.), no ReLU after the sum (Gross & Wilber)."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(ConvLayer(c, c, 3), ConvLayer(c, c, 3, relu=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class Upsample(nn.Module):
+    """Nearest-neighbour x2 then a convolution: upsampling without checkerboard artefacts."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv = ConvLayer(cin, cout, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class TransformerNet(nn.Module):
+    """Photo in, painting out, in one forward pass. See the module docstring."""
+
+    def __init__(self, size: NetSize = NetSize()) -> None:
+        super().__init__()
+        self.size = size.validated()
+        w = size.width
+        self.body = nn.Sequential(
+            ConvLayer(3, w, 9),
+            ConvLayer(w, 2 * w, 3, stride=2),
+            ConvLayer(2 * w, 4 * w, 3, stride=2),
+            *[Residual(4 * w) for _ in range(size.blocks)],
+            Upsample(4 * w, 2 * w),
+            Upsample(2 * w, w),
+            ConvLayer(w, 3, 9, norm=False, relu=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Unclamped RGB (training wants the gradient everywhere); sides must be multiples of 4."""
+        return self.body(x)
+
+
+def pad_to_multiple(x: torch.Tensor, m: int = 4) -> tuple[torch.Tensor, int, int]:
+    """Reflect-pad the bottom and right so both sides divide by ``m``; returns the original size."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, h, w
+
+
+@torch.no_grad()
+def paint(net: TransformerNet, rgb: torch.Tensor) -> torch.Tensor:
+    """Stylise a (B, 3, H, W) batch in [0, 1] of any size; the result is clamped to [0, 1]."""
+    x, h, w = pad_to_multiple(rgb)
+    return net(x)[..., :h, :w].clamp(0, 1)

@@ -1,0 +1,193 @@
+"""Fast styles (impasto.fast): training, model files, painting, ONNX, video, flicker, errors."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from impasto.cli import main
+from impasto.errors import ImpastoError
+from impasto.fast import (TrainOptions, TransformerNet, NetSize, export_onnx, flicker, load_model,
+                          run_onnx, stylize_image, stylize_video, train)
+from impasto.fast.flicker import Smoother
+from impasto.fast.loss import PerceptualLoss
+from impasto.fast.model import model_record, save_model, shipped_models
+from impasto.images import to_tensor
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(batch=2, crop=32, style_size=48, lr=3e-3, width=8, blocks=1, preview_every=0,
+            checkpoint_every=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def content_path() -> Path:
+    return ROOT / "examples" / "tubingen.jpg"
+
+
+@pytest.fixture(scope="module")
+def style_path() -> Path:
+    return ROOT / "examples" / "starry_night.jpg"
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, content_path):
+    """Three small 'photos' cut from the example image."""
+    d = tmp_path_factory.mktemp("photos")
+    img = Image.open(content_path).convert("RGB").resize((96, 72))
+    for i, box in enumerate([(0, 0, 64, 48), (32, 24, 96, 72), (16, 8, 80, 56)]):
+        img.crop(box).save(d / f"p{i}.png")
+    return d
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, photos, style_path):
+    out = tmp_path_factory.mktemp("model") / "m.pt"
+    train(style_path, photos, out, TrainOptions(steps=2, **TINY))
+    return out
+
+
+def _one_line_error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("impasto: error:") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_training_lowers_the_loss(tmp_path, photos, style_path):
+    opts = TrainOptions(steps=15, **TINY)
+    loss = PerceptualLoss(Image.open(style_path).convert("RGB"), opts.style_size, opts.loss_options())
+    batch = torch.cat([to_tensor(Image.open(p).convert("RGB").crop((0, 0, 32, 32)))
+                       for p in sorted(photos.iterdir())])
+    torch.manual_seed(opts.seed)  # train() starts from this same initialisation
+    with torch.no_grad():
+        before = float(loss(TransformerNet(NetSize(opts.width, opts.blocks))(batch), batch)["total"])
+    model = train(style_path, photos, tmp_path / "m.pt", opts)
+    after = float(loss(model.net(batch), batch)["total"])
+    assert after < 0.7 * before
+
+
+def test_model_file_records_and_paints_any_size(tmp_path, model_file, content_path):
+    m = load_model(model_file)
+    assert m.style == "starry_night.jpg" and m.size == NetSize(8, 1) and m.train["crop"] == 32
+    raw = torch.load(model_file, weights_only=True)
+    assert all(v.dtype == torch.float16 for v in raw["state_dict"].values() if v.is_floating_point())
+    img = Image.open(content_path).convert("RGB").resize((37, 23))
+    assert stylize_image(m, img).size == (37, 23)
+
+
+def test_cli_stylize_model_file_and_folder(tmp_path, model_file, photos, capsys):
+    out = tmp_path / "one.png"
+    assert main(["stylize", "--model", str(model_file), str(photos / "p0.png"), "-o", str(out)]) == 0
+    assert Image.open(out).size == (64, 48)
+    folder = tmp_path / "many"
+    assert main(["stylize", "--model", str(model_file), str(photos), "-o", str(folder), "--quiet"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+
+
+def test_checkpoint_and_resume(tmp_path, photos, style_path):
+    out = tmp_path / "r.pt"
+    train(style_path, photos, out, TrainOptions(steps=2, **{**TINY, "checkpoint_every": 2}))
+    ckpt = out.with_name("r.pt.ckpt")
+    assert load_model(ckpt).extra["step"] == 2
+    m = train(style_path, photos, out, TrainOptions(steps=3, **TINY), resume=ckpt)
+    assert m.train["steps_done"] == 3
+    with pytest.raises(ImpastoError, match="not a checkpoint"):
+        train(style_path, photos, out, TrainOptions(steps=4, **TINY), resume=out)
+
+
+def test_onnx_matches_pytorch(tmp_path, model_file, content_path):
+    pytest.importorskip("onnxruntime")
+    onnx_path = export_onnx(model_file, tmp_path / "m.onnx")
+    x = to_tensor(Image.open(content_path).convert("RGB").resize((30, 22)))
+    want = np.asarray(stylize_image(model_file, Image.open(content_path).convert("RGB").resize((30, 22))))
+    got = run_onnx(onnx_path, x.numpy())
+    assert got.shape == (1, 3, 22, 30)
+    got8 = np.round(got[0].transpose(1, 2, 0) * 255).astype(int)
+    assert np.abs(got8 - want.astype(int)).max() <= 1
+
+
+def _make_clip(path: Path, frames: int, fps: int, audio: bool) -> None:
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+           "-f", "lavfi", "-i", f"testsrc=size=64x48:rate={fps}"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050"]
+    cmd += ["-frames:v", str(frames), "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    cmd += ["-c:a", "aac", "-shortest"] if audio else []
+    subprocess.run(cmd + [str(path)], check=True)
+
+
+def _probe(path: Path) -> tuple[int, float, bool]:
+    import imageio_ffmpeg
+
+    gen = imageio_ffmpeg.read_frames(str(path))
+    meta = next(gen)
+    n = sum(1 for _ in gen)
+    return n, meta["fps"], bool(meta.get("audio_codec"))
+
+
+def test_video_keeps_frames_rate_and_audio(tmp_path, model_file):
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    _make_clip(src, 9, 12, audio=True)
+    stats = stylize_video(model_file, src, dst, smooth=0.5, measure=True)
+    assert stats.frames == 9 and stats.flicker is not None
+    n, fps, audio = _probe(dst)
+    assert (n, fps, audio) == (9, 12.0, True)
+
+
+def test_flicker_metric_and_smoother():
+    rng = np.random.default_rng(0)
+    base = (rng.random((40, 48, 3)) * 255).astype(np.uint8)
+    frames_in = [base] * 6
+    assert flicker(frames_in, frames_in) == 0.0
+    noisy = [np.clip(base + rng.normal(0, 20, base.shape), 0, 255).astype(np.uint8) for _ in frames_in]
+    smooth = Smoother(0.6)
+    calmer = [smooth(a, b) for a, b in zip(frames_in, noisy)]
+    assert flicker(frames_in, calmer) < 0.7 * flicker(frames_in, noisy)
+
+
+def test_bad_model_files(tmp_path, capsys, content_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00not a model" * 10)
+    other = tmp_path / "other.pt"
+    torch.save({"conv1_1.weight": torch.zeros(1)}, other)
+    rec = model_record(TransformerNet(NetSize(8, 1)), "s.jpg", {})
+    rec["state_dict"] = {"body.0.1.weight": torch.zeros(2, 2)}
+    broken = tmp_path / "broken.pt"
+    save_model(broken, rec)
+    for path, why in [(junk, "not an impasto model"), (other, "not an impasto model"),
+                      (broken, "damaged"), (tmp_path / "missing.pt", "no model file")]:
+        with pytest.raises(ImpastoError, match=why):
+            load_model(path)
+        err = _one_line_error(capsys, ["stylize", "--model", str(path), str(content_path),
+                                       "-o", str(tmp_path / "o.png")])
+        assert why in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_bad_videos(tmp_path, model_file, capsys):
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("this is not a video")
+    err = _one_line_error(capsys, ["video", "--model", str(model_file), str(fake), "-o", str(tmp_path / "o.mp4")])
+    assert "not a video" in err
+    err = _one_line_error(capsys, ["video", "--model", str(model_file), str(tmp_path / "none.mp4"),
+                                   "-o", str(tmp_path / "o.mp4")])
+    assert "no such video" in err
+    assert not list(tmp_path.glob("*o.mp4"))
+
+
+def test_shipped_styles_load():
+    shipped = shipped_models()
+    assert {"starry_night", "the_scream", "mosaic", "candy"} <= set(shipped)
+    for name, path in shipped.items():
+        assert path.stat().st_size < 4 << 20
+        m = load_model(name)
+        assert m.credit and m.style == f"{name}.jpg"
+    out = stylize_image("starry_night", Image.new("RGB", (21, 13), (90, 140, 200)))
+    assert out.size == (21, 13)
