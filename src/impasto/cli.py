@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands from other parts of impasto; each module has register(subparsers).
-EXTENSIONS: list[str] = ["impasto.web.serve", "impasto.grid"]
+EXTENSIONS: list[str] = ["impasto.web.serve", "impasto.grid", "impasto.fast.command"]
 
 
 def main(argv: list[str] | None = None) -> int:
