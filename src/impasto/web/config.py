@@ -37,6 +37,9 @@ class WebConfig:
     # How often a running job refreshes its live preview (seconds) and how big it is (pixels).
     preview_interval: float = 0.5
     preview_edge: int = 384
+    # The least time one step takes: 0 in service; demos and tests on tiny images set it so
+    # that the painting can be watched as it forms.
+    min_step_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

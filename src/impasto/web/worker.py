@@ -121,6 +121,9 @@ class Worker(threading.Thread):
                 last_preview = now
             losses = step.losses
             self.store.progress(job.id, step.step, total, losses, eta, preview)
+            pause = self.cfg.min_step_seconds - (time.monotonic() - now)
+            if pause > 0:
+                self.stop.wait(pause)
         result = run.best_image()
         if spec.preserve_color and not engine_has_color():
             result = keep_content_colours(result, run.content_image)

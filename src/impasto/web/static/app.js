@@ -58,6 +58,8 @@ function setStyleFile(file) {
   state.styleFile = file;
   previewFile(file, $("style-thumb"));
   document.querySelector("#style-upload-card .upload-text").hidden = true;
+  $("style-upload-caption").hidden = false;
+  $("style-upload-caption").textContent = file.name;
   selectStyle(null);
 }
 
@@ -270,7 +272,7 @@ async function refreshHistory() {
     const meta = document.createElement("span");
     meta.className = "meta";
     const when = document.createElement("span");
-    when.textContent = new Date(job.created * 1000).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+    when.textContent = new Date(job.created * 1000).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
     const badge = document.createElement("span");
     badge.className = `badge ${job.state}`;
     badge.textContent = job.state;
