@@ -31,7 +31,7 @@ def _flatten(img: Image.Image) -> Image.Image:
         a = np.asarray(img, dtype=np.float64)
         peak = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
         a = np.clip(a / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        img = Image.fromarray(a, "L")
+        img = Image.fromarray(a)
     if img.mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):

@@ -58,7 +58,7 @@ PRESETS: dict[str, dict[str, object]] = {
     "mxnet": dict(
         arch="vgg19", weights="caffe", pooling="avg",
         content_layers=("relu4_2",), style_layers=PAPER_STYLE_LAYERS,
-        content_weight=10.0, style_weight=1.0, tv_weight=0.0,
+        content_weight=10.0, style_weight=1e4, tv_weight=0.0,
         optimizer="sgd", lr=0.1, stop_eps=0.005, iterations=1000, max_long_edge=512,
         save_every=50, denoise=0.2, init="content",
     ),

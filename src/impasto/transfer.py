@@ -20,6 +20,7 @@ from . import losses as L
 from .denoise import tv_denoise
 from .devices import precision_context
 from .errors import ImpastoError
+from .lbfgs import LBFGS
 from .images import fit_long_edge, load_image, to_pil, to_tensor
 from .network import Network, load_network
 from .objective import lbfgs_history, make_objective, style_statistics
@@ -179,14 +180,12 @@ class Run:
         self.best_loss = torch.where(better, total.detach(), self.best_loss)
         self.best_x.copy_(torch.where(better, x.detach(), self.best_x))
 
-    def _optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer:
+    def _optimizer(self, x: torch.Tensor) -> LBFGS | torch.optim.Optimizer:
         o = self.options
-        lr = o.learning_rate
+        # Step sizes are given in 0-255 pixel levels; convert to net-space units.
+        lr = o.learning_rate / float(self.pixel_units.mean())
         if o.optimizer == "lbfgs":
-            return torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=lbfgs_history(x),
-                                     tolerance_grad=-1, tolerance_change=-1)
-        # Adam and SGD take lr in pixel levels; convert to net-space units.
-        lr = lr / float(self.pixel_units.mean())
+            return LBFGS(x, history=lbfgs_history(x, 50), first_step=lr)
         if o.optimizer == "adam":
             return torch.optim.Adam([x], lr=lr)
         return torch.optim.SGD([x], lr=lr, momentum=0.9, nesterov=True)
@@ -198,11 +197,17 @@ class Run:
         opt = self._optimizer(x)
         window: list[torch.Tensor] = []
         parts_box: list[torch.Tensor] = []
+        grad0: list[torch.Tensor] = []
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
             total, parts = self.loss(x)
             total.backward()
+            if o.optimizer == "sgd":
+                # Gradients in units of the first one, so lr is in pixel levels whatever the loss scale.
+                if not grad0:
+                    grad0.append(x.grad.pow(2).mean().sqrt().clamp_min(1e-30))
+                x.grad.div_(grad0[0])
             self._track_best(x, total)
             parts_box.append(parts)
             return total

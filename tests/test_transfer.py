@@ -1,0 +1,125 @@
+import pytest
+import torch
+from PIL import Image
+
+import impasto
+from impasto import ImpastoError, Options, Run, stylize, stylize_iter
+from impasto.images import load_image, to_tensor
+from impasto.losses import gram
+from impasto.presets import PRESETS
+from impasto.weights import TORCHVISION, torch_hub_dir
+
+from .conftest import fake_torchvision_vgg
+
+FAST = dict(max_long_edge=48, iterations=12)
+
+
+def _gram_distance(a: Image.Image, b: Image.Image, run: Run) -> float:
+    """Style distance at relu2_1/relu3_1 between two images, measured with the run's network."""
+    net, pre = run.network.net, run.network.preprocess
+    layers = ["relu2_1", "relu3_1"]
+    fa = net(pre.to_net(to_tensor(a)), layers)
+    fb = net(pre.to_net(to_tensor(b.resize(a.size))), layers)
+    return sum(float((gram(fa[k]) - gram(fb[k])).pow(2).sum()) for k in layers)
+
+
+def test_losses_fall(small):
+    run = Run(*small, **FAST)
+    totals = [s.losses["total"] for s in run]
+    assert len(totals) == 12
+    assert totals[-1] < 0.5 * totals[0]
+    assert float(run.best_loss) <= min(totals)
+
+
+def test_output_moves_toward_style_and_keeps_content(small):
+    content, style = small
+    run = Run(content, style, max_long_edge=64, iterations=30)
+    for _ in run:
+        pass
+    out = run.best_image()
+    c_img, s_img = load_image(content).resize(out.size), load_image(style)
+    assert out.size == (64, 48)
+    with torch.no_grad():
+        assert _gram_distance(out, s_img, run) < 0.5 * _gram_distance(c_img, s_img, run)
+        # content is kept: the output is far closer to the photo than the painting is
+        diff_out = (to_tensor(out) - to_tensor(c_img)).abs().mean()
+        diff_style = (to_tensor(s_img.resize(out.size)) - to_tensor(c_img)).abs().mean()
+    assert diff_out < diff_style
+
+
+def test_fixed_seed_gives_the_same_image_twice(small):
+    a = stylize(*small, init="noise", seed=7, max_long_edge=32, iterations=5)
+    b = stylize(*small, init="noise", seed=7, max_long_edge=32, iterations=5)
+    c = stylize(*small, init="noise", seed=8, max_long_edge=32, iterations=5)
+    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() != c.tobytes()
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_each_preset_runs(small, name):
+    if PRESETS[name].get("weights") == "torchvision":
+        arch = PRESETS[name]["arch"]
+        fake_torchvision_vgg(torch_hub_dir() / TORCHVISION[arch][0], arch)
+    run = stylize_iter(*small, preset=name, max_long_edge=40, iterations=4, stop_eps=0)
+    steps = list(run)
+    assert [s.step for s in steps] == [1, 2, 3, 4]
+    assert all(torch.isfinite(torch.tensor(list(s.losses.values()))).all() for s in steps)
+    assert run.best_image().size == (40, 30)
+
+
+def test_optimizers_and_inits(small, tmp_path):
+    init = tmp_path / "init.png"
+    Image.new("RGB", (10, 10), (200, 50, 50)).save(init)
+    for opt in ("adam", "sgd"):
+        run = Run(*small, optimizer=opt, max_long_edge=32, iterations=6)
+        totals = [s.losses["total"] for s in run]
+        assert totals[-1] < totals[0], opt
+    for how in ("noise", "style", str(init)):
+        run = Run(*small, init=how, init_noise=0.2, max_long_edge=32, iterations=2)
+        assert len(list(run)) == 2
+
+
+def test_stop_eps_stops_early(small):
+    run = Run(*small, max_long_edge=32, iterations=400, stop_eps=0.5, stop_window=5)
+    n = len(list(run))
+    assert run.stopped_early and n < 400 and n % 5 == 0
+
+
+def test_iterator_steps_unpack_and_options_object(small):
+    opts = Options(max_long_edge=32, iterations=2, pooling="max")
+    for step, losses, image in stylize_iter(*small, opts):
+        assert set(losses) == {"content", "style", "tv", "total"}
+        assert image.size == (32, 24)
+
+
+def test_several_styles_and_denoise(small):
+    content, style = small
+    img = stylize(content, [style, content], style_blend=(0.7, 0.3), denoise=0.05, max_long_edge=32, iterations=3)
+    assert img.size == (32, 24)
+    with pytest.raises(ImpastoError, match="style-blend"):
+        Run(content, [style], style_blend=(1, 2))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(iterations=0),
+        dict(style_weight=-1),
+        dict(content_weight=float("nan")),
+        dict(max_long_edge=4),
+        dict(content_layers=("relu9_9",)),
+        dict(style_layer_weights=(1.0,)),
+        dict(pooling="median"),
+        dict(optimizer="newton"),
+        dict(device="tpu"),
+        dict(bogus=1),
+        dict(preset="picasso"),
+    ],
+)
+def test_bad_options_raise_impasto_error(small, bad):
+    with pytest.raises(ImpastoError):
+        Run(*small, **bad)
+
+
+def test_public_api():
+    assert callable(impasto.stylize) and callable(impasto.stylize_iter)
