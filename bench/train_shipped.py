@@ -26,7 +26,7 @@ STYLES = {
     "candy": "candy.jpg, the abstract painting used by PyTorch's fast_neural_style example",
 }
 CPU = dict(batch=2, crop=128, style_size=256, lr=2e-3, width=16, blocks=3, preview_every=100,
-           checkpoint_every=200, device="cpu")
+           checkpoint_every=100, device="cpu", precision="bf16")
 
 
 def main() -> None:

@@ -59,7 +59,7 @@ def _one_line_error(capsys, argv) -> str:
 
 
 def test_training_lowers_the_loss(tmp_path, photos, style_path):
-    opts = TrainOptions(steps=15, **TINY)
+    opts = TrainOptions(steps=10, **TINY)
     loss = PerceptualLoss(Image.open(style_path).convert("RGB"), opts.style_size, opts.loss_options())
     batch = torch.cat([to_tensor(Image.open(p).convert("RGB").crop((0, 0, 32, 32)))
                        for p in sorted(photos.iterdir())])
@@ -191,3 +191,16 @@ def test_shipped_styles_load():
         assert m.credit and m.style == f"{name}.jpg"
     out = stylize_image("starry_night", Image.new("RGB", (21, 13), (90, 140, 200)))
     assert out.size == (21, 13)
+
+
+def test_cli_train_writes_model_and_previews(tmp_path, photos, style_path, capsys):
+    out = tmp_path / "cli.pt"
+    argv = ["train", str(style_path), "--photos", str(photos), "-o", str(out), "--steps", "2", "--batch", "1",
+            "--crop", "32", "--style-size", "48", "--width", "8", "--blocks", "1", "--preview-every", "1",
+            "--device", "cpu", "--quiet"]
+    assert main(argv) == 0
+    assert load_model(out).train["steps"] == 2
+    assert sorted(p.name for p in tmp_path.glob("cli_preview_*.png")) == ["cli_preview_00001.png",
+                                                                          "cli_preview_00002.png"]
+    err = _one_line_error(capsys, argv[:-3] + ["--crop", "30"])
+    assert "multiple of 4" in err

@@ -79,7 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ImpastoError(f"cannot write {out}: not a file in an existing folder")
     load_image(args.style)  # fail now, not after loading the photos
     fields = TrainOptions.__dataclass_fields__
-    opts = TrainOptions(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    opts = TrainOptions(**{k: v for k, v in vars(args).items() if k in fields and v is not None}).validated()
     resume = None
     if args.resume is not None:
         resume = Path(args.resume) if args.resume else checkpoint_path(out)
@@ -168,6 +168,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="continue from OUT.ckpt (or the checkpoint given)")
     t.add_argument("--credit", help="who made the style image (stored in the model)")
     t.add_argument("--device", help="auto (default: the GPU when there is one), cpu, cuda, mps")
+    t.add_argument("--precision", help="auto (default), fp32, tf32 or bf16 (mixed precision; fastest on recent CPUs and GPUs)")
     t.add_argument("--threads", type=_int, help="CPU threads for torch")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from ..devices import resolve_device
+from ..devices import precision_context, resolve_device
 from ..errors import ImpastoError
 from ..images import fit_long_edge, load_image, save_image, to_pil, to_tensor
-from ..options import Options
+from ..options import PRECISIONS, Options
 from .loss import PerceptualLoss
 from .model import FastModel, load_model, model_record, save_model
 from .photos import Photos
@@ -44,6 +44,7 @@ class TrainOptions:
     preview_every: int = 100
     checkpoint_every: int = 500
     device: str = "auto"
+    precision: str = "auto"  # as Options.precision: bf16 halves the time on CPUs with AMX/AVX512-BF16
 
     def validated(self) -> "TrainOptions":
         for name in ("steps", "batch", "crop", "style_size"):
@@ -55,6 +56,8 @@ class TrainOptions:
         for name in ("preview_every", "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise ImpastoError(f"--{name.replace('_', '-')} must be at least 0")
+        if self.precision not in PRECISIONS:
+            raise ImpastoError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if not self.lr > 0:
             raise ImpastoError(f"--lr must be greater than 0, not {self.lr}")
         NetSize(self.width, self.blocks).validated()
@@ -131,7 +134,8 @@ def train(style: str | Path, photos: str | Path, out: str | Path, opts: TrainOpt
         while step < opts.steps:
             batch = data.batch(opts.batch).to(device)
             optim.zero_grad(set_to_none=True)
-            parts = loss(net(batch), batch)
+            with precision_context(device, opts.precision):
+                parts = loss(net(batch), batch)
             parts["total"].backward()
             optim.step()
             step += 1

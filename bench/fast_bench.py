@@ -1,0 +1,164 @@
+"""Benchmarks for fast styles (docs/fast.md): CPU speed, video flicker, quality against Gatys.
+
+    python bench/fast_bench.py [--speed] [--flicker] [--quality] [--threads N] [--json OUT]
+
+* speed: median seconds to paint one 512x512 image, shipped net size and Johnson's full size,
+  in PyTorch and in onnxruntime.
+* flicker: a clip made by panning and zooming across tubingen.jpg, painted frame by frame with
+  a shipped style; the flow-compensated flicker of the result without and with smoothing.
+* quality: on BSDS500 *val* photos (the models trained on *train*), the optimisation engine's
+  loss (``Run.loss``: content, style, TV with the default options) of the model's painting
+  and of the engine's own default run at the same size.
+All numbers are from the machine it runs on; compare only numbers from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from impasto.fast import NetSize, TransformerNet, export_onnx, load_model, paint, run_onnx
+from impasto.fast.flicker import FlickerMeter, Smoother
+from impasto.fast.model import model_record, save_model
+from impasto.images import fit_long_edge, load_image, to_tensor
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def _median_time(fn, repeat: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def speed(repeat: int) -> dict:
+    x = torch.rand(1, 3, 512, 512)
+    out = {}
+    for label, size in (("shipped (width 16, 3 blocks)", NetSize(16, 3)), ("Johnson (width 32, 5 blocks)", NetSize(32, 5))):
+        torch.manual_seed(0)
+        net = TransformerNet(size).eval()
+        t_torch = _median_time(lambda: paint(net, x), repeat)
+        with tempfile.TemporaryDirectory() as d:
+            model = Path(d) / "m.pt"
+            save_model(model, model_record(net, "bench", {}))
+            onnx_path = export_onnx(model, Path(d) / "m.onnx")
+            t_onnx = _median_time(lambda: run_onnx(onnx_path, x.numpy()), repeat)
+        out[label] = {"torch_s": round(t_torch, 4), "onnxruntime_s": round(t_onnx, 4)}
+        print(f"512x512 {label}: torch {t_torch:.3f} s, onnxruntime {t_onnx:.3f} s", flush=True)
+    return out
+
+
+def pan_zoom_clip(frames: int = 48, size: tuple[int, int] = (256, 192)) -> list[np.ndarray]:
+    """A camera move over tubingen.jpg: a slow pan left to right while zooming in by 1.4x."""
+    img = load_image(SHARED / "images/content/tubingen.jpg")
+    W, H = img.size
+    out = []
+    for i in range(frames):
+        t = i / (frames - 1)
+        zoom = 1 + 0.4 * t
+        w, h = W * 0.6 / zoom, H * 0.6 / zoom
+        cx = W * (0.3 + 0.4 * t)
+        cy = H * (0.5 - 0.05 * t)
+        box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        out.append(np.asarray(img.resize(size, Image.BICUBIC, box=box)))
+    return out
+
+
+def flicker_bench(style: str, strengths: list[float]) -> dict:
+    model = load_model(style)
+    clip = pan_zoom_clip()
+    x = torch.from_numpy(np.stack(clip)).permute(0, 3, 1, 2).float() / 255
+    raw = [a for a in paint(model.net, x).mul(255).round().byte().permute(0, 2, 3, 1).numpy()]
+    res = {"frames": len(clip), "size": list(clip[0].shape[1::-1]), "style": style}
+    meter = FlickerMeter()
+    for f in clip:
+        meter.add(f, f)
+    res["input clip (flow error floor)"] = round(meter.value, 3)
+    for s in strengths:
+        sm, meter = Smoother(s), FlickerMeter()
+        changed = []
+        for fin, fout in zip(clip, raw):
+            y = sm(fin, fout)
+            meter.add(fin, y)
+            changed.append(np.abs(y.astype(np.float32) - fout).mean())
+        res[f"smooth {s}"] = {"flicker": round(meter.value, 3),
+                              "mean change vs unsmoothed": round(float(np.mean(changed)), 3)}
+        print(f"flicker {style} smooth={s}: {meter.value:.3f} (changed {np.mean(changed):.2f} levels)", flush=True)
+    return res
+
+
+def quality(styles: list[str], photos: list[Path], side: int, iterations: int) -> dict:
+    from impasto.transfer import Run
+
+    res = {}
+    for name in styles:
+        model = load_model(name)
+        style_path = SHARED / "images/style" / model.style
+        for photo in photos:
+            img = fit_long_edge(load_image(photo), side)
+            run = Run(img, style_path, max_long_edge=side, iterations=iterations)
+            y = paint(model.net, to_tensor(img))
+            with torch.no_grad():
+                _, m = run.loss(run.network.preprocess.to_net(y))
+            t = time.time()
+            for _ in run:
+                pass
+            with torch.no_grad():
+                _, g = run.loss(run.best_x)
+            key = f"{name} / {photo.name}"
+            res[key] = {
+                "model": dict(zip(("content", "style", "tv", "total"), (round(v, 4) for v in m.tolist()))),
+                "engine": dict(zip(("content", "style", "tv", "total"), (round(v, 4) for v in g.tolist()))),
+                "ratio_total": round(float(m[3] / g[3]), 3),
+                "engine_seconds": round(time.time() - t, 1),
+            }
+            print(key, json.dumps(res[key]), flush=True)
+    return res
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--speed", action="store_true")
+    p.add_argument("--flicker", action="store_true")
+    p.add_argument("--quality", action="store_true")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--styles", default="starry_night,the_scream,mosaic,candy")
+    p.add_argument("--photos", default="3096.jpg,42049.jpg", help="BSDS500 val photos")
+    p.add_argument("--side", type=int, default=256)
+    p.add_argument("--iterations", type=int, default=500, help="engine steps (its default is 500)")
+    p.add_argument("--json")
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    everything = not (a.speed or a.flicker or a.quality)
+    styles = a.styles.split(",")
+    out: dict = {"threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+                 "load_average": os.getloadavg()[0]}
+    if a.speed or everything:
+        out["speed_512"] = speed(a.repeat)
+    if a.flicker or everything:
+        out["flicker"] = flicker_bench(styles[0], [0.0, 0.3, 0.5, 0.7])
+    if a.quality or everything:
+        photos = [SHARED / "datasets/bsds500/val" / n for n in a.photos.split(",")]
+        out["quality"] = quality(styles, photos, a.side, a.iterations)
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
