@@ -23,7 +23,8 @@ from .web_helpers import LiveServer, encode, fast_config, photo  # noqa: E402
 CHROMIUM = os.environ.get("IMPASTO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
-SCREENSHOT_DIR = Path(os.environ.get("IMPASTO_SCREENSHOTS", Path(__file__).parent / "artifacts"))
+# out/ is git-ignored; CI can point this elsewhere to keep the picture as an artifact.
+SCREENSHOT_DIR = Path(os.environ.get("IMPASTO_SCREENSHOTS", Path(__file__).resolve().parents[1] / "out" / "screenshots"))
 
 
 # Records every progress line and live image the page shows, however briefly it shows them.
