@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import struct
+import subprocess
+import sys
+import time
 import warnings
 import zlib
 
@@ -20,8 +24,9 @@ from PIL import Image  # noqa: E402
 
 from impasto.cli import main as cli_main  # noqa: E402
 from impasto.web import create_app  # noqa: E402
+from impasto.web.gallery import BY_ID  # noqa: E402
 
-from .web_helpers import encode, fast_config, photo, wait_for_state  # noqa: E402
+from .web_helpers import encode, fast_config, free_port, photo, wait_for_state  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*httpx2.*")
 
@@ -107,7 +112,7 @@ def test_job_with_a_bundled_style_runs_to_the_end(client, png):
 
 
 def test_uploaded_style_and_the_progress_stream(client, png):
-    style = encode(Image.open("src/impasto/web/static/styles/the_scream.jpg").resize((30, 40)), "JPEG")
+    style = encode(Image.open(BY_ID["the_scream"].path).resize((30, 40)), "JPEG")
     r = submit(client, png, style_id=None, style=style, quality="balanced")
     assert r.status_code == 201, r.text
     job = r.json()
@@ -360,3 +365,31 @@ def test_serve_command_is_registered_and_checks_its_flags(capsys):
     assert cli_main(["serve", "--port", "70000"]) == 2
     assert "--port must be between" in capsys.readouterr().err
     assert cli_main(["serve", "--max-size", "8"]) == 2
+
+
+def test_impasto_serve_listens_on_loopback_by_default(tmp_path):
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "impasto", "serve", "--port", str(port),
+                             "--data-dir", str(tmp_path / "data"), "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/capabilities", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, "impasto serve did not start"
+                time.sleep(0.2)
+        assert r.status_code == 200 and r.json()["workers"] == 1
+        assert (tmp_path / "data" / "jobs.sqlite3").is_file()
+        listening = subprocess.run(["ss", "-ltn", f"sport = :{port}"], capture_output=True, text=True).stdout \
+            if shutil.which("ss") else f"127.0.0.1:{port}"
+        assert f"127.0.0.1:{port}" in listening and f"0.0.0.0:{port}" not in listening
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert f"serving on http://127.0.0.1:{port}/" in err

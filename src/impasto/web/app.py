@@ -87,7 +87,8 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         title="impasto",
         version=__version__,
         description="Neural style transfer as a service: queue a photo and a painting, watch the "
-                    "result form, download it. Errors are JSON `{\"detail\": \"one line\"}`.",
+                    "result form, download it. Every error is JSON with one field, detail: one line "
+                    "saying what was wrong.",
         lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/openapi.json",
     )
     app.state.config, app.state.store, app.state.files, app.state.pool = cfg, store, files, pool

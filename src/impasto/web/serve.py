@@ -52,11 +52,12 @@ def config_from(args: argparse.Namespace) -> WebConfig:
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
-    except ImportError:
-        raise ImpastoError("the web app needs uvicorn: pip install 'impasto[web]' or fastapi uvicorn "
-                           "python-multipart") from None
+
+        from .app import create_app
+    except ImportError as e:
+        raise ImpastoError(f"the web app needs fastapi, uvicorn and python-multipart ({e.name} is "
+                           "missing): pip install fastapi uvicorn python-multipart") from None
     from ..devices import resolve_device
-    from .app import create_app
 
     cfg = config_from(args)
     for d in cfg.devices:

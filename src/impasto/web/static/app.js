@@ -272,7 +272,7 @@ async function refreshHistory() {
     const meta = document.createElement("span");
     meta.className = "meta";
     const when = document.createElement("span");
-    when.textContent = new Date(job.created * 1000).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    when.textContent = new Date(job.created * 1000).toLocaleString([], { month: "short", day: "numeric", hour: "numeric", minute: "2-digit", hour12: false });
     const badge = document.createElement("span");
     badge.className = `badge ${job.state}`;
     badge.textContent = job.state;

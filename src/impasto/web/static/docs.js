@@ -14,7 +14,7 @@ function typeOf(schema) {
   if (schema.$ref) return schema.$ref.split("/").pop();
   if (schema.anyOf) return schema.anyOf.map(typeOf).join(" | ");
   if (schema.type === "array") return `${typeOf(schema.items)}[]`;
-  if (schema.format === "binary") return "file";
+  if (schema.format === "binary" || schema.contentMediaType) return "file";
   return schema.type || "object";
 }
 
