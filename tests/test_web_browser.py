@@ -172,3 +172,26 @@ def test_drag_and_drop_an_own_style_and_see_server_errors(browser, server, tmp_p
     assert page.locator("#history li").count() == 1
     page.locator("#result-image").wait_for(state="visible")  # the last job is shown again
     page.close()
+
+
+def test_queue_position_and_cancel(browser, server, tmp_path):
+    photo_path = tmp_path / "photo.png"
+    photo_path.write_bytes(encode(photo((64, 48)), "PNG"))
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(server.url + "/")
+    page.locator("#style-gallery .style-card").first.wait_for()
+    page.set_input_files("#content-input", str(photo_path))
+    page.check("#quality input[value='fast']")  # 10 paced steps: the first job holds the worker
+    page.click("#submit")
+    page.locator("#status[data-state='running'], #status[data-state='queued']").wait_for()
+    page.click("#submit")  # the page now follows the second job, which must wait
+    # (the first job may itself be shown as queued for a moment, so wait for the second's words)
+    page.locator("#status", has_text="Waiting in the queue: 1 job ahead of yours").wait_for()
+    assert page.locator("#cancel").is_visible()
+    page.click("#cancel")
+    page.locator("#status[data-state='cancelled']").wait_for()
+    assert page.locator("#status").inner_text() == "Cancelled"
+    assert page.locator("#cancel").is_hidden() and page.locator("#download").is_hidden()
+    page.locator("#history li:nth-child(2)").wait_for()
+    assert page.locator("#history .badge").first.inner_text() == "cancelled"
+    page.close()
