@@ -25,7 +25,7 @@ STYLES = {
     "mosaic": "mosaic.jpg, the stained-glass mosaic used by PyTorch's fast_neural_style example",
     "candy": "candy.jpg, the abstract painting used by PyTorch's fast_neural_style example",
 }
-CPU = dict(batch=2, crop=128, style_size=256, lr=2e-3, width=16, blocks=3, preview_every=100,
+CPU = dict(batch=2, crop=96, style_size=256, lr=2e-3, warmup=50, width=16, blocks=3, preview_every=100,
            checkpoint_every=100, device="cpu", precision="bf16")
 
 

@@ -35,6 +35,7 @@ class TrainOptions:
     crop: int = 256
     style_size: int = 256  # the style image's long edge when its Grams are taken
     lr: float = 1e-3
+    warmup: int = 100  # steps over which the learning rate rises linearly from 0 (see train())
     width: int = 32
     blocks: int = 5
     content_weight: float = 1.0
@@ -53,7 +54,7 @@ class TrainOptions:
                 raise ImpastoError(f"--{name.replace('_', '-')} must be a whole number of at least 1, not {v!r}")
         if self.crop < 16 or self.crop % 4:
             raise ImpastoError(f"--crop must be a multiple of 4 and at least 16, not {self.crop}")
-        for name in ("preview_every", "checkpoint_every"):
+        for name in ("preview_every", "checkpoint_every", "warmup"):
             if getattr(self, name) < 0:
                 raise ImpastoError(f"--{name.replace('_', '-')} must be at least 0")
         if self.precision not in PRECISIONS:
@@ -118,6 +119,10 @@ def train(style: str | Path, photos: str | Path, out: str | Path, opts: TrainOpt
         net.load_state_dict(ckpt.net.state_dict())
     net.to(device).train().requires_grad_(True)
     optim = torch.optim.Adam(net.parameters(), lr=opts.lr)
+    # The network starts as the identity (transformer.py); Adam's first steps move every weight
+    # of the last convolution by about lr at once, which throws the output far off. A short
+    # linear warm-up keeps those first steps small.
+    warm = max(1, opts.warmup)
     if ckpt is not None and ckpt.extra.get("optimizer"):
         optim.load_state_dict(ckpt.extra["optimizer"])
     style_name = Path(style).name
@@ -133,6 +138,8 @@ def train(style: str | Path, photos: str | Path, out: str | Path, opts: TrainOpt
     try:
         while step < opts.steps:
             batch = data.batch(opts.batch).to(device)
+            for group in optim.param_groups:
+                group["lr"] = opts.lr * min(1.0, (step + 1) / warm)
             optim.zero_grad(set_to_none=True)
             with precision_context(device, opts.precision):
                 parts = loss(net(batch), batch)
