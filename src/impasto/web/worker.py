@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
 from PIL import Image
 
@@ -57,7 +58,12 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            job = self.store.claim_next()
+            try:
+                job = self.store.claim_next()
+            except Exception:  # e.g. a full disk: keep the worker alive and try again
+                log.exception("cannot read the job table")
+                self.stop.wait(2.0)
+                continue
             if job is None:
                 self.wake.wait(0.5)
                 self.wake.clear()
@@ -99,6 +105,8 @@ class Worker(threading.Thread):
         spec = JobSpec(**job.params)
         files = self.files.for_job(job.id)
         options = to_options(spec, self.cfg, self.device)
+        if spec.style_id and spec.style_id not in BY_ID:
+            raise ImpastoError(f"the bundled style {spec.style_id!r} is no longer available")
         style = BY_ID[spec.style_id].path if spec.style_id else files.style
         run = Run(files.content, style, options, network=self._network(options))
         total = options.iterations
@@ -132,7 +140,7 @@ class Worker(threading.Thread):
         self.store.progress(job.id, run.steps_done, run.steps_done, losses, 0.0, True)
         return "done", None
 
-    def _write_preview(self, img: Image.Image, path) -> None:
+    def _write_preview(self, img: Image.Image, path: Path) -> None:
         edge = self.cfg.preview_edge
         if max(img.size) > edge:
             img = img.copy()
