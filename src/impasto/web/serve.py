@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", type=Path, default=None,
                    help=f"where jobs and images are kept (default {default_data_dir()})")
     p.add_argument("--device", action="append", dest="devices", metavar="DEVICE",
-                   help="run a worker on this device (auto, cpu, cuda:0, ...); repeat for one worker per GPU")
+                   help="run a worker on this device (auto, cpu, cuda:0, ...); repeat for several "
+                        "(default: one worker per GPU, or one on the CPU)")
     p.add_argument("--max-upload-mb", type=float, default=20, help="largest upload in MB (default 20)")
     p.add_argument("--max-megapixels", type=float, default=40, help="largest upload in megapixels (default 40)")
     p.add_argument("--max-size", type=int, default=1024,
@@ -41,12 +42,21 @@ def config_from(args: argparse.Namespace) -> WebConfig:
         max_upload_bytes=int(args.max_upload_mb * MB),
         max_pixels=int(args.max_megapixels * 1e6),
         max_size=args.max_size,
+        min_size=min(64, args.max_size),
         default_size=min(512, args.max_size),
         devices=tuple(args.devices or ("auto",)),
     )
     if args.data_dir is not None:
         cfg.data_dir = args.data_dir
     return cfg
+
+
+def every_device() -> tuple[str, ...]:
+    """One worker per GPU when there are GPUs (jobs then run side by side), else one."""
+    import torch
+
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return tuple(f"cuda:{i}" for i in range(n)) if n > 1 else ("auto",)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -60,6 +70,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..devices import resolve_device
 
     cfg = config_from(args)
+    if not args.devices:
+        cfg.devices = every_device()
     for d in cfg.devices:
         resolve_device(d)  # an unusable device fails now, in one line, not in the first job
     try:
