@@ -217,6 +217,10 @@ def test_checkpoint_and_tiles_give_the_same_loss_and_gradient(net, imgs):
     assert float(pt[3]) == pytest.approx(float(pb[3]), rel=0.05)  # halo effects only
     cos = torch.nn.functional.cosine_similarity(gb.flatten(), x.grad.flatten(), dim=0)
     assert float(cos) > 0.95
+    # and a whole tiled run optimises (offset tiles every step)
+    totals = [st.losses["total"] for st in Run(imgs["content"], imgs["starry"], network=net, max_long_edge=96,
+                                               iterations=4, memory="tiled", tile=64)]
+    assert all(t == t for t in totals) and totals[-1] < totals[0]
 
 
 def test_tiles_cover_the_image_once():
@@ -269,6 +273,17 @@ def test_bad_flags_are_one_line_errors(imgs, tmp_path, capsys, flags, message):
     err = capsys.readouterr().err
     assert rc == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "o.png").exists()
+
+
+def test_bad_api_values_are_impasto_errors(net, imgs):
+    for bad in (dict(color="sepia"), dict(memory="x"), dict(tile=8), dict(scales=(0,)), dict(scales=(2.5,)),
+                dict(masks="left.png"), dict(masks=())):
+        with pytest.raises(ImpastoError):
+            Options(**bad).validated()
+    with pytest.raises(ImpastoError, match="one positive iteration count"):
+        MultiScaleRun(imgs["content"], imgs["starry"], network=net, max_long_edge=64, scales=(2,), iterations=[3])
+    with pytest.raises(ImpastoError, match="--ratios"):
+        render_grid(imgs["content"], [imgs["starry"]], Options(max_long_edge=32, iterations=1), ratios=(0.0,))
 
 
 def test_cli_mask_scales_and_grid(imgs, tmp_path, capsys):

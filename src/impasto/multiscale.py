@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import torch
 from PIL import Image
 
 from .beyond import MAX_SCALE_COUNT
 from .errors import ImpastoError
+from .images import fit_long_edge, load_image, to_pil, to_tensor
 from .network import Network, load_network
 from .options import Options
 from .presets import resolve_options
@@ -79,12 +81,24 @@ class MultiScaleRun:
                                  init=init, init_noise=self.options.init_noise if i == 0 else 0.0)
         return Run(self.content, self.style, o, network=self.network)
 
+    def _upsample(self, previous: Image.Image, i: int) -> Image.Image:
+        """Size ``i``'s start: the last result enlarged, plus (when starting from the photo) the
+        photo's own detail finer than the last size could hold. Without that detail the larger
+        size spends its first iterations recovering edges the photo already has."""
+        if self.options.init != "content":
+            return previous  # Run resizes it
+        photo = fit_long_edge(load_image(self.content, self.options.max_pixels), self.sizes[i])
+        size = photo.size
+        up = to_tensor(previous.resize(size, Image.BICUBIC))
+        coarse = to_tensor(photo.resize(previous.size, Image.LANCZOS).resize(size, Image.BICUBIC))
+        return to_pil((up + to_tensor(photo) - coarse).clamp(0, 1))
+
     def __iter__(self) -> Iterator[Step]:
         offset = 0
         for i in range(len(self.sizes)):
             if i > 0:
                 previous: Image.Image = self.run.to_image()  # best so far, undenoised
-                self.run = self._run(i, previous)
+                self.run = self._run(i, self._upsample(previous, i))
             run = self.run
             for step in run:
                 self.steps_done = offset + step.step
@@ -101,7 +115,8 @@ class MultiScaleRun:
         return self.run.to_image()
 
     @property
-    def best_loss(self):
+    def best_loss(self) -> torch.Tensor:
+        """The current size's lowest loss so far (a device tensor, as on a Run)."""
         return self.run.best_loss
 
 

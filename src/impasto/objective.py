@@ -250,7 +250,6 @@ class Objective:
         return oy * self.align, ox * self.align
 
     def _tiled(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        t = self.run.targets
         H, W = x.shape[-2:]
         boxes = tile_boxes(H, W, self.tile, self.halo, *self._offsets())
         full_hw = {k: (H // L.layer_stride(k), W // L.layer_stride(k)) for k in self.layers}
