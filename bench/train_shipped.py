@@ -36,13 +36,21 @@ def main() -> None:
     p.add_argument("--work", default="/tmp/impasto-fast-train", help="previews and checkpoints")
     p.add_argument("--steps", type=int, default=900)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--lr", type=float, default=CPU["lr"])
+    p.add_argument("--skip", action="store_true", help="identity-initialised residual output")
+    p.add_argument("--resume", action="store_true", help="continue from the work folder's checkpoints")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     for name in a.styles:
         t0 = time.time()
-        opts = TrainOptions(steps=a.steps, **CPU)
+        opts = TrainOptions(steps=a.steps, **{**CPU, "lr": a.lr, "skip": a.skip})
+        resume = work / f"{name}.pt.ckpt" if a.resume else None
+        if resume is not None and a.lr != CPU["lr"]:  # a checkpoint's own options win; change its lr
+            ck = torch.load(resume, weights_only=True)
+            ck["train"]["lr"] = a.lr
+            torch.save(ck, resume)
 
         def log(step: int, losses: dict[str, float]) -> None:
             if step % 50 == 0:
@@ -51,7 +59,7 @@ def main() -> None:
 
         train(SHARED / "images/style" / f"{name}.jpg", SHARED / "datasets/bsds500/train",
               work / f"{name}.pt", opts, preview=SHARED / "images/content/tubingen.jpg",
-              credit=STYLES[name], on_step=log)
+              credit=STYLES[name], on_step=log, resume=resume)
         Path(a.out).mkdir(parents=True, exist_ok=True)
         (Path(a.out) / f"{name}.pt").write_bytes((work / f"{name}.pt").read_bytes())
         print(f"{name} done in {time.time() - t0:.0f}s", flush=True)

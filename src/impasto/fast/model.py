@@ -4,7 +4,7 @@ A model is a ``torch.save`` dict read back with ``weights_only=True`` (no pickle
 
 * ``format``: ``"impasto-fast"``, ``version``: 1
 * ``style``: the style image's file name; ``credit``: who painted it (may be empty)
-* ``net``: the network size (``width``, ``blocks``)
+* ``net``: the network size (``width``, ``blocks``, ``skip``)
 * ``train``: the training options (steps, batch, crop, loss weights ...), for reproducibility
 * ``state_dict``: the weights, fp16 by default to halve the file (they run in fp32)
 
@@ -105,7 +105,7 @@ def load_model(name: str | os.PathLike[str], device: torch.device | str = "cpu")
     obj = _read(p)
     try:
         net_d = obj["net"]
-        size = NetSize(int(net_d["width"]), int(net_d["blocks"]))
+        size = NetSize(int(net_d["width"]), int(net_d["blocks"]), bool(net_d.get("skip", False)))
         state = obj["state_dict"]
     except (KeyError, TypeError, ValueError):
         raise ImpastoError(f"{p} is a damaged model file (no network size or weights)") from None

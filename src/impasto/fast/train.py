@@ -38,6 +38,7 @@ class TrainOptions:
     warmup: int = 100  # steps over which the learning rate rises linearly from 0 (see train())
     width: int = 32
     blocks: int = 5
+    skip: bool = False  # add the input to the output (transformer.py); not the paper's
     content_weight: float = 1.0
     style_weight: float = 1e3
     tv_weight: float = 1e-3
@@ -61,7 +62,7 @@ class TrainOptions:
             raise ImpastoError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if not self.lr > 0:
             raise ImpastoError(f"--lr must be greater than 0, not {self.lr}")
-        NetSize(self.width, self.blocks).validated()
+        NetSize(self.width, self.blocks, self.skip).validated()
         self.loss_options()  # validates the weights
         return self
 
@@ -114,7 +115,7 @@ def train(style: str | Path, photos: str | Path, out: str | Path, opts: TrainOpt
     loss = PerceptualLoss(style_img, opts.style_size, opts.loss_options())
 
     torch.manual_seed(opts.seed)
-    net = TransformerNet(NetSize(opts.width, opts.blocks))
+    net = TransformerNet(NetSize(opts.width, opts.blocks, opts.skip))
     if ckpt is not None:
         net.load_state_dict(ckpt.net.state_dict())
     net.to(device).train().requires_grad_(True)
