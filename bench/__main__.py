@@ -146,7 +146,8 @@ def cmd_quality(a: argparse.Namespace) -> None:
             ir = run_impasto(i_out, a.size, a.iterations, a.device, log=log, **extra)
             recs = [json.loads(line) for line in log.read_text().splitlines()]
             setup = ir.wall - recs[-1]["seconds"]  # process start + loading, before step 1
-            reach = next((r for r in recs if r["total"] <= p_final), None)
+            final = [r for r in recs if r["long_edge"] == recs[-1]["long_edge"]]  # multi-scale: last size
+            reach = next((r for r in final if r["total"] <= p_final), None)
             i_final = evaluate(i_out, a.size)
             out[name] = {
                 "wall": ir.wall, "final_loss": i_final, "extra": extra,

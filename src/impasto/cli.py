@@ -170,7 +170,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     try:
         for step in run:
             if log or args.plot:
-                rec = {"step": step.step, **step.losses, "seconds": round(time.monotonic() - start, 4)}
+                rec = {"step": step.step, **step.losses, "seconds": round(time.monotonic() - start, 4),
+                       "long_edge": max(step.run.content_size)}
                 history.append(rec)
                 if log:
                     log.write(rec)
