@@ -119,6 +119,15 @@ def fig_equal() -> None:
     strip(panels, "multiscale_equal_time")
 
 
+def fig_size() -> None:
+    """From docs/beyond/size.py's images: the same weights at 256 and 1024 px."""
+    small, large = load_image(OUT / "size_256.jpg"), load_image(OUT / "size_1024.jpg")
+    w, h = large.size
+    crop = large.crop((w // 2, h // 4, w // 2 + w // 4, h // 4 + h // 4))
+    strip([("256 px", small), ("1024 px, shown at 256", large), ("1024 px, a quarter at full size", crop)],
+          "size_invariance")
+
+
 if __name__ == "__main__":
     for name in sys.argv[1:]:
         globals()[f"fig_{name}"]()

@@ -3,7 +3,8 @@
     python docs/beyond/memory.py 2048 checkpoint 3     # long edge, --memory, iterations
 
 Prints the wall time per step and the process's peak resident set (ru_maxrss), which counts
-everything: weights, images, activations, optimiser state.
+everything: weights, images, activations, optimiser state; on a GPU also the most memory
+torch allocated there.
 """
 
 import resource
@@ -26,6 +27,8 @@ for step in run:
     times.append(time.monotonic())
     print(f"step {step.step}: total {step.losses['total']:.4g}", flush=True)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+if torch.cuda.is_available():
+    print(f"GPU max allocated {torch.cuda.max_memory_allocated() / 1024**3:.2f} GiB")
 w, h = run.content_size
 steps = [b - a for a, b in zip([t0 + setup] + times[:-1], times)]
 print(f"{w}x{h} memory={memory} precision={precision}: setup {setup:.1f} s, "
