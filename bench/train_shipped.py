@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from impasto.fast.model import load_model, model_record, save_model
 from impasto.fast.train import TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +30,15 @@ CPU = dict(batch=2, crop=96, style_size=256, lr=2e-3, warmup=50, width=16, block
            checkpoint_every=100, device="cpu", precision="bf16")
 
 
+def harvest(ckpt: Path, out: Path, credit: str) -> None:
+    """Write a training checkpoint as a shipped model: fp16 weights, no optimiser state."""
+    m = load_model(ckpt)
+    rec = model_record(m.net, m.style, {**m.train, "steps_done": m.extra["step"]}, credit)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_model(out, rec)
+    print(f"{out}: step {m.extra['step']}, {out.stat().st_size / 1e6:.2f} MB", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("styles", nargs="*", default=list(STYLES))
@@ -39,10 +49,16 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=CPU["lr"])
     p.add_argument("--skip", action="store_true", help="identity-initialised residual output")
     p.add_argument("--resume", action="store_true", help="continue from the work folder's checkpoints")
+    p.add_argument("--harvest", action="store_true",
+                   help="do not train: ship the work folder's latest checkpoints as fp16 models")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
+    if a.harvest:
+        for name in a.styles:
+            harvest(work / f"{name}.pt.ckpt", Path(a.out) / f"{name}.pt", STYLES[name])
+        return
     for name in a.styles:
         t0 = time.time()
         opts = TrainOptions(steps=a.steps, **{**CPU, "lr": a.lr, "skip": a.skip})

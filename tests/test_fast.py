@@ -142,6 +142,9 @@ def test_video_keeps_frames_rate_and_audio(tmp_path, model_file):
     assert stats.frames == 9 and stats.flicker is not None
     n, fps, audio = _probe(dst)
     assert (n, fps, audio) == (9, 12.0, True)
+    _make_clip(src, 8, 25, audio=False)  # a whole number of batches, no audio track
+    stylize_video(model_file, src, dst, smooth=0)
+    assert _probe(dst) == (8, 25.0, False)
 
 
 def test_flicker_metric_and_smoother():

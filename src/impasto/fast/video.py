@@ -125,6 +125,8 @@ def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.P
 
         def flush() -> None:
             nonlocal n
+            if not pending:
+                return
             for fin, fout in zip(pending, _paint_batch(m, pending, dev)):
                 fout = smoother(fin, fout)
                 if meter is not None:
