@@ -12,12 +12,11 @@ from PIL import Image
 
 from impasto.web import WebConfig, create_app
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 
 
 def photo(size: tuple[int, int] = (48, 36)) -> Image.Image:
-    """A small real photo when the shared images are there, else a synthetic gradient."""
-    src = SHARED / "content" / "tubingen.jpg"
+    """A small real photo (the README's example copy), else a synthetic gradient."""
+    src = Path(__file__).resolve().parents[1] / "examples" / "tubingen.jpg"
     if src.is_file():
         img = Image.open(src).convert("RGB")
         img.thumbnail(size, Image.LANCZOS)

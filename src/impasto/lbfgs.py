@@ -7,7 +7,9 @@ Compared with ``torch.optim.LBFGS(max_iter=1)``, which the classic tools use:
 * it is scale-invariant: the first step is sized in pixels rather than by ``1/|g|_1``, and a
   curvature pair is ignored when ``s.y`` is not safely positive *relative* to its size. The
   paper's loss units reach 1e11 at one size and 1e6 at another; torch's absolute thresholds
-  then either freeze the image or throw it far away.
+  then either freeze the image or throw it far away;
+* no pixel moves more than ``max_step`` levels in one step, which keeps a bad early curvature
+  estimate from throwing the image to infinity.
 
 After the first step the step length is 1 (no line search), as in Gatys et al.'s Torch/Caffe
 setups; the initial inverse Hessian is the usual ``s.y / y.y`` scaling.
@@ -21,10 +23,11 @@ import torch
 
 
 class LBFGS:
-    def __init__(self, x: torch.Tensor, history: int = 50, first_step: float = 1.0) -> None:
+    def __init__(self, x: torch.Tensor, history: int = 50, first_step: float = 1.0, max_step: float = 32.0) -> None:
         self.x = x
         self.history = history
         self.first_step = first_step  # RMS size of the first step, in x's units
+        self.max_step = max_step * first_step  # no pixel moves further than this in one step
         self.s: list[torch.Tensor] = []
         self.y: list[torch.Tensor] = []
         self.rho: list[torch.Tensor] = []
@@ -44,10 +47,11 @@ class LBFGS:
             y, s = g - self.prev_g, self.prev_s
             ys = torch.dot(y, s)
             yy = torch.dot(y, y)
-            ok = ys > 1e-10 * torch.sqrt(yy * torch.dot(s, s))
-            self.rho.append(torch.where(ok, 1.0 / ys.clamp_min(1e-30), torch.zeros_like(ys)))
-            self.s.append(s)
-            self.y.append(y)
+            ok = ys > 1e-10 * torch.sqrt(yy * torch.dot(s, s))  # False for NaN too
+            zero = torch.zeros_like(ys)
+            self.rho.append(torch.where(ok, 1.0 / ys.clamp_min(1e-30), zero))
+            self.s.append(torch.where(ok, s, zero))  # a rejected pair is all zeros: a no-op
+            self.y.append(torch.where(ok, y, zero))
             self.gamma = torch.where(ok, ys / yy.clamp_min(1e-30), self.gamma)
             if len(self.s) > self.history:
                 del self.s[0], self.y[0], self.rho[0]
@@ -64,6 +68,10 @@ class LBFGS:
             d = d + (a - b) * s
         if self.prev_g is None:  # first step: RMS of first_step, whatever the loss's units
             d = d * (self.first_step / d.pow(2).mean().sqrt().clamp_min(1e-30))
+        # Without a line search a poor early curvature estimate can propose an enormous step
+        # (steep low-layer style terms are quartic in the pixels): cap it, and never step on NaN.
+        d = torch.nan_to_num(d, nan=0.0, posinf=0.0, neginf=0.0)
+        d = d * (self.max_step / d.abs().max().clamp_min(self.max_step))
         self.x.add_(d.view_as(self.x).to(self.x.dtype))
         self.prev_g, self.prev_s = g, d
         return loss

@@ -108,6 +108,12 @@ class Run:
         self.style_w = layer_weights(o.style_layer_weights, o.style_layers)
         self.pixel_units = pre.pixel_units(self.device)
 
+        # The deepest layer must still see at least one position.
+        need = max(L.layer_stride(k) for k in self.layers)
+        if min(content_img.size) < need:
+            raise ImpastoError(f"the image is {content_img.width}x{content_img.height} px: layer "
+                               f"{max(self.layers, key=L.layer_stride)} needs at least {need} px a side; "
+                               "raise --max-long-edge")
         long_edge = max(1, round(max(content_img.size) * o.style_scale))
         total = float(sum(blend))
         with torch.no_grad(), precision_context(self.device, o.precision):
@@ -117,7 +123,8 @@ class Run:
             style_t: dict[str, torch.Tensor] = {}
             grams_each: list[dict[str, torch.Tensor]] = []  # per style, for masks
             for img, w in zip(style_imgs, blend):
-                sx = self._net_input(to_tensor(fit_long_edge(img, long_edge)))
+                edge = max(long_edge, math.ceil(need * max(img.size) / min(img.size)))
+                sx = self._net_input(to_tensor(fit_long_edge(img, edge)))
                 grams = style_statistics(network, sx, o.style_layers, o)  # tiled when large
                 grams_each.append(grams)
                 for k in o.style_layers:
