@@ -68,7 +68,7 @@ def cmd_speed(a: argparse.Namespace) -> None:
                 for tool, v in runs.items()
             }
     save(f"speed-{a.device}", {"iterations": a.iterations, "sizes": rows})
-    print(f"| size | impasto wall (s) | pastiche wall (s) | wall ratio | impasto ms/it | pastiche ms/it | per-it ratio | impasto RSS MB | pastiche RSS MB |")
+    print("| size | impasto wall (s) | pastiche wall (s) | wall ratio | impasto ms/it | pastiche ms/it | per-it ratio | impasto RSS MB | pastiche RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|")
     for size, r in rows.items():
         i, p = r["impasto"], r["pastiche"]
@@ -143,15 +143,22 @@ def cmd_quality(a: argparse.Namespace) -> None:
         out = {"pastiche": {"wall": pr.wall, "final_loss": p_final, "curve": p_curve}}
         for name, extra in variants.items():
             i_out, log = tmp / f"{name}.png", tmp / f"{name}.jsonl"
-            ir = run_impasto(i_out, a.size, a.iterations, a.device, log=log, **extra)
+            its = int(extra.pop("iterations", a.iterations))
+            every = a.every
+            ir = run_impasto(i_out, a.size, its, a.device, log=log, save_every=every, **extra)
             recs = [json.loads(line) for line in log.read_text().splitlines()]
             setup = ir.wall - recs[-1]["seconds"]  # process start + loading, before step 1
-            final = [r for r in recs if r["long_edge"] == recs[-1]["long_edge"]]  # multi-scale: last size
-            reach = next((r for r in final if r["total"] <= p_final), None)
+            # Score the clamped images written every `every` steps at the final size, as the
+            # peer's final image is scored: the optimiser's own (unclamped) loss reads lower.
+            size_of = {r["step"]: r["long_edge"] for r in recs}
+            scored = [(r, evaluate(i_out.with_name(f"{name}_{r['step']:04d}.png"), a.size))
+                      for r in recs if r["step"] % every == 0 and size_of[r["step"]] == recs[-1]["long_edge"]]
+            reach = next((r for r, loss in scored if loss <= p_final), None)
             i_final = evaluate(i_out, a.size)
             out[name] = {
                 "wall": ir.wall, "final_loss": i_final, "extra": extra,
                 "curve": [(r["step"], r["seconds"] + setup, r["total"]) for r in recs],
+                "scored": [(r["step"], r["seconds"] + setup, loss) for r, loss in scored],
                 "seconds_to_peer_quality": None if reach is None else reach["seconds"] + setup,
                 "steps_to_peer_quality": None if reach is None else reach["step"],
             }
@@ -166,8 +173,11 @@ def cmd_quality(a: argparse.Namespace) -> None:
 
         fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
         for name, r in out.items():
-            ax.plot([c[1] for c in r["curve"]], [c[2] for c in r["curve"]], label=name)
-        ax.axhline(p_final, color="gray", ls=":", lw=1, label=f"pastiche after {a.iterations} its")
+            line, = ax.plot([c[1] for c in r["curve"]], [c[2] for c in r["curve"]], label=f"{name} (optimiser's loss)")
+            if "scored" in r:
+                ax.plot([c[1] for c in r["scored"]], [c[2] for c in r["scored"]], "o", ms=3,
+                        color=line.get_color(), label=f"{name} (written image)")
+        ax.axhline(p_final, color="gray", ls=":", lw=1, label=f"pastiche's written image after {a.iterations} its")
         ax.set_yscale("log")
         ax.set_xlabel("seconds since process start")
         ax.set_ylabel("loss (the common objective)")
@@ -230,6 +240,7 @@ def main() -> None:
     q.add_argument("--variant", dest="variants", action="append", default=[],
                    help="NAME:key=value;key=value  extra impasto settings to compare, e.g. ms:scales=3")
     q.add_argument("--plot", help="loss against seconds, as PNG")
+    q.add_argument("--every", type=int, default=10, help="score impasto's image every N steps")
     q.set_defaults(func=cmd_quality)
     st = sub.add_parser("startup")
     st.add_argument("--size", type=int, default=256)

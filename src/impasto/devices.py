@@ -39,13 +39,6 @@ def resolve_device(spec: str | int) -> torch.device:
     return dev
 
 
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """The dtype the network runs in under autocast, or None for plain fp32/tf32."""
-    if precision == "bf16":
-        return torch.bfloat16
-    return None
-
-
 @contextlib.contextmanager
 def precision_context(device: torch.device, precision: str) -> Iterator[None]:
     """TF32 and cuDNN autotuning on CUDA for the duration of a run (restored afterwards).

@@ -8,7 +8,6 @@ that :func:`impasto.fast.transformer.paint` does, so both give the same image.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..atomic import atomic_path
 from ..errors import ImpastoError
 from .paint import ModelLike, as_model
 from .transformer import TransformerNet
@@ -40,24 +40,17 @@ def export_onnx(model: ModelLike, out: str | os.PathLike[str]) -> Path:
         raise ImpastoError(f"cannot write {p}: not a file in an existing folder")
     wrapped = _Clamped(m.net.to("cpu").eval())
     example = torch.rand(1, 3, 64, 64)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix="." + p.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with atomic_path(p) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
             torch.onnx.export(
-                wrapped, (example,), tmp, input_names=["image"], output_names=["painting"],
+                wrapped, (example,), str(tmp), input_names=["image"], output_names=["painting"],
                 dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
                               "painting": {0: "batch", 2: "height", 3: "width"}},
                 opset_version=OPSET, dynamo=False,
             )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except OSError as e:
-        raise ImpastoError(f"cannot write {p}: {e.strerror or e}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        except OSError as e:
+            raise ImpastoError(f"cannot write {p}: {e.strerror or e}") from None
     return p
 
 
