@@ -114,7 +114,7 @@ def test_paint_a_photo_in_the_browser(browser, server, tmp_path):
     assert info.value.suggested_filename.startswith("impasto-")
 
     # The job is in the history, which is read back from the server.
-    page.locator("#history li").first.wait_for()
+    page.locator("#history li:first-child .badge", has_text="done").wait_for()
     assert page.locator("#history .badge").first.inner_text() == "done"
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
@@ -193,5 +193,7 @@ def test_queue_position_and_cancel(browser, server, tmp_path):
     assert page.locator("#status").inner_text() == "Cancelled"
     assert page.locator("#cancel").is_hidden() and page.locator("#download").is_hidden()
     page.locator("#history li:nth-child(2)").wait_for()
+    # the history list refreshes on its own timer: wait for it to show the cancellation
+    page.locator("#history li:first-child .badge", has_text="cancelled").wait_for()
     assert page.locator("#history .badge").first.inner_text() == "cancelled"
     page.close()
