@@ -23,7 +23,7 @@ def tv_denoise(rgb: torch.Tensor, weight: float, iterations: int = 100, tau: flo
         div[..., :, 1:] -= px[..., :, :-1]
         div_y = py.clone()
         div_y[..., 1:, :] -= py[..., :-1, :]
-        out = img + weight * (div + div_y)
+        out = img - weight * (div + div_y)  # the projection's minimiser: f - w div(p)
         # gradient of the current estimate
         gx = torch.zeros_like(out)
         gy = torch.zeros_like(out)
