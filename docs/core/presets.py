@@ -24,7 +24,6 @@ for name in ("gatys", "tf-adam", "tds", "mxnet"):
     d.rectangle((0, 0, 8 * len(name) + 6, 14), fill=(0, 0, 0))
     d.text((3, 2), name, fill=(255, 255, 255))
     tiles.append(img)
-    img.save(ROOT / f"docs/core/preset_{name}.jpg", quality=85)
 sheet = Image.new("RGB", (sum(t.width for t in tiles), max(t.height for t in tiles)), "white")
 x = 0
 for t in tiles:
