@@ -32,3 +32,13 @@ def test_tv_is_zero_on_flat_images_and_grows_with_noise():
 
 def test_layer_stride():
     assert [L.layer_stride(n) for n in ("relu1_1", "conv2_2", "relu4_2", "pool4", "relu5_1")] == [1, 2, 8, 16, 16]
+
+
+def test_gram_stays_fp32_inside_bf16_autocast():
+    torch.manual_seed(0)
+    f = torch.randn(1, 64, 16, 16) * 30
+    exact = L.gram(f)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = L.gram(f)
+    assert inside.dtype == torch.float32
+    assert torch.allclose(inside, exact, rtol=1e-5, atol=1e-3)

@@ -123,3 +123,25 @@ def test_bad_options_raise_impasto_error(small, bad):
 
 def test_public_api():
     assert callable(impasto.stylize) and callable(impasto.stylize_iter)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_losses_fall_in_each_cpu_precision(small, precision):
+    """bf16 is the default on CPUs with AMX/AVX512-BF16; fp32 must stay available and equivalent."""
+    runs = {p: Run(*small, precision=p, **FAST) for p in ("fp32", precision)}
+    finals = {}
+    for p, run in runs.items():
+        totals = [s.losses["total"] for s in run]
+        assert totals[-1] < 0.5 * totals[0]
+        finals[p] = float(run.best_loss)
+    assert finals[precision] == pytest.approx(finals["fp32"], rel=0.15)
+
+
+def test_auto_precision_follows_the_hardware():
+    from impasto.devices import native_bf16, prefers_channels_last, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision(cpu, "auto") == ("bf16" if native_bf16(cpu) else "fp32")
+    assert resolve_precision(cpu, "fp32") == "fp32"
+    assert prefers_channels_last(cpu, "bf16")  # oneDNN's bf16 kernels want NHWC
+    assert not prefers_channels_last(cpu, "fp32")

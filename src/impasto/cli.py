@@ -82,7 +82,7 @@ OPTION_FLAGS: list[tuple[str, str, object, str]] = [
     ("--max-pixels", "max_pixels", _number(int), "refuse input images with more pixels than this"),
     ("--save-every", "save_every", _number(int), "write OUT_stem_0050.png ... every N steps"),
     ("--device", "device", str, "auto (default), cpu, cuda, cuda:N or mps"),
-    ("--precision", "precision", str, "auto (tf32 on CUDA), fp32, tf32 or bf16"),
+    ("--precision", "precision", str, "auto (bf16 on CPUs with AMX/AVX512-BF16, tf32 on CUDA, else fp32), fp32, tf32 or bf16"),
     ("--color", "color", str, "style (default), luminance, histogram or only (see docs/beyond.md)"),
     ("--mask", "masks", str, "per style image, in order: white = where that style goes (repeat)"),
     ("--scales", "scales", _ints, "N sizes coarse to fine, or a list of long edges, e.g. 512,1024,2048"),

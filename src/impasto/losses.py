@@ -22,11 +22,17 @@ import torch
 REFERENCE_SIDE = 512  # the image side at which our content loss equals the paper's
 
 
+def fp32_matmul(device: torch.device) -> torch.autocast:
+    """Matrix products in fp32 even inside a bf16 autocast region (autocast would round Grams)."""
+    return torch.autocast(device.type, enabled=False)
+
+
 def gram(f: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) features -> (B, C, C) Gram matrices divided by the number of positions."""
     b, c, h, w = f.shape
     f = f.float().reshape(b, c, h * w)
-    return torch.bmm(f, f.transpose(1, 2)) / (h * w)
+    with fp32_matmul(f.device):
+        return torch.bmm(f, f.transpose(1, 2)) / (h * w)
 
 
 def content_loss(f: torch.Tensor, target: torch.Tensor, stride: int) -> torch.Tensor:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .devices import resolve_device
+from .devices import prefers_channels_last, resolve_device
 from .options import Options
 from .vgg import VGGFeatures, layer_names
 from .weights import Preprocess, load_weights
@@ -22,6 +22,7 @@ class Network:
     preprocess: Preprocess
     device: torch.device
     source: str
+    channels_last: bool = False  # the layout inputs should come in (the weights' layout)
 
     def covers(self, layers: tuple[str, ...]) -> bool:
         return all(name in self.net.names for name in layers)
@@ -39,6 +40,7 @@ def load_network(options: Options, layers: tuple[str, ...] | None = None) -> Net
     w = load_weights(o.weights, o.arch, o.preprocess)
     used = layers or (o.content_layers + o.style_layers)
     net = VGGFeatures(w.arch, w.convs, o.pooling, deepest(w.arch, used)).to(device)
-    if device.type == "cuda":
+    nhwc = prefers_channels_last(device, o.precision)
+    if nhwc:
         net = net.to(memory_format=torch.channels_last)
-    return Network(net, w.preprocess, device, w.source)
+    return Network(net, w.preprocess, device, w.source, nhwc)

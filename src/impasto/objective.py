@@ -89,10 +89,11 @@ def weighted_gram_sum(f: torch.Tensor, m: torch.Tensor | None) -> tuple[torch.Te
     """Sum over positions of m(p) f(p) f(p)^T, and the sum of m: a Gram before its division."""
     c = f.shape[1]
     flat = f.float().reshape(c, -1)
-    if m is None:
-        return flat @ flat.T, flat.new_tensor(float(flat.shape[1]))
-    mw = m.to(flat.device, flat.dtype).reshape(1, -1)
-    return (flat * mw) @ flat.T, mw.sum()
+    with L.fp32_matmul(flat.device):
+        if m is None:
+            return flat @ flat.T, flat.new_tensor(float(flat.shape[1]))
+        mw = m.to(flat.device, flat.dtype).reshape(1, -1)
+        return (flat * mw) @ flat.T, mw.sum()
 
 
 # -- running VGG a piece at a time --------------------------------------------------------------

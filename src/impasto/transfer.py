@@ -143,7 +143,7 @@ class Run:
     # -- set-up helpers ---------------------------------------------------------------------
     def _net_input(self, rgb: torch.Tensor) -> torch.Tensor:
         x = self.network.preprocess.to_net(rgb.to(self.device))
-        if self.device.type == "cuda":
+        if self.network.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 

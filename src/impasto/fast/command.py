@@ -43,6 +43,7 @@ def _threads(n: int | None) -> None:
 def stylize_with_model(args: argparse.Namespace) -> int:
     """``impasto stylize --model MODEL IMAGE_OR_DIR... -o OUT``: one file, or a folder of them."""
     from ..images import check_writable, save_image
+    from ..options import PRECISIONS
     from .paint import as_model, expand_inputs, stylize_files
 
     files = expand_inputs(args.images)
@@ -56,10 +57,13 @@ def stylize_with_model(args: argparse.Namespace) -> int:
         if not out.parent.is_dir():
             raise ImpastoError(f"cannot write {out}: folder {out.parent} does not exist")
         out.mkdir(exist_ok=True)
+    precision = getattr(args, "precision", None) or "auto"
+    if precision not in PRECISIONS:
+        raise ImpastoError(f"unknown precision {precision!r}; choose {', '.join(PRECISIONS)}")
     model = as_model(args.model, getattr(args, "device", "auto"))
     start = time.monotonic()
     n = 0
-    for src, img in stylize_files(model, files):
+    for src, img in stylize_files(model, files, precision=precision):
         dest = out if single else out / (src.stem + ".png")
         save_image(img, dest)
         n += 1
@@ -119,7 +123,8 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     _threads(args.threads)
     stats = stylize_video(args.model, args.input, args.output, smooth=args.smooth,
-                          device=args.device, quiet=args.quiet, measure=args.flicker)
+                          device=args.device, quiet=args.quiet, measure=args.flicker,
+                          precision=args.precision)
     if not args.quiet:
         msg = f"wrote {args.output}: {stats.frames} frames at {stats.fps:g} fps"
         if stats.flicker is not None:
@@ -140,6 +145,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train``, ``video`` and ``export`` to the ``impasto`` command."""
+    from ..options import PRECISIONS
     from .train import TrainOptions
 
     d = TrainOptions()
@@ -181,6 +187,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="flicker reduction: weight of the flow-warped previous frame, 0-1 (default 0.5, 0 = off)")
     v.add_argument("--flicker", action="store_true", help="measure and print the flicker of the result")
     v.add_argument("--device", default="auto")
+    v.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="auto: bf16 on CPUs with AMX/AVX512-BF16, tf32 on CUDA, else fp32")
     v.add_argument("--threads", type=_int)
     v.add_argument("--quiet", action="store_true")
     v.set_defaults(func=cmd_video)

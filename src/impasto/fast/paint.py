@@ -35,15 +35,16 @@ def _device(model: FastModel) -> torch.device:
 
 
 def stylize_image(model: ModelLike, image: "str | os.PathLike[str] | Image.Image",
-                  max_pixels: int | None = None) -> Image.Image:
+                  max_pixels: int | None = None, precision: str = "auto") -> Image.Image:
     """Paint one image (path or PIL) with ``model``; the result has the input's size."""
     m = as_model(model)
     img = load_image(image) if max_pixels is None else load_image(image, max_pixels)
-    return stylize_tensors(m, [to_tensor(img)])[0]
+    return stylize_tensors(m, [to_tensor(img)], precision=precision)[0]
 
 
-def stylize_tensors(model: FastModel, images: list[torch.Tensor], batch: int = 4) -> list[Image.Image]:
-    """Paint (1, 3, H, W) tensors in [0, 1], batching those of equal size."""
+def stylize_tensors(model: FastModel, images: list[torch.Tensor], batch: int = 4,
+                    precision: str = "auto") -> list[Image.Image]:
+    """Paint (1, 3, H, W) tensors in [0, 1], batching those of equal size (see ``paint``)."""
     dev = _device(model)
     out: list[Image.Image | None] = [None] * len(images)
     by_size: dict[tuple[int, int], list[int]] = {}
@@ -52,7 +53,7 @@ def stylize_tensors(model: FastModel, images: list[torch.Tensor], batch: int = 4
     for idx in by_size.values():
         for k in range(0, len(idx), batch):
             chunk = idx[k:k + batch]
-            y = paint(model.net, torch.cat([images[i] for i in chunk]).to(dev))
+            y = paint(model.net, torch.cat([images[i] for i in chunk]).to(dev), precision)
             for i, yi in zip(chunk, y):
                 out[i] = to_pil(yi)
     return out  # type: ignore[return-value]
@@ -77,10 +78,11 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return files
 
 
-def stylize_files(model: ModelLike, files: list[Path], batch: int = 4) -> Iterator[tuple[Path, Image.Image]]:
+def stylize_files(model: ModelLike, files: list[Path], batch: int = 4,
+                  precision: str = "auto") -> Iterator[tuple[Path, Image.Image]]:
     """Yield ``(input path, painting)`` for each file, painting ``batch`` same-size files at a time."""
     m = as_model(model)
     for k in range(0, len(files), batch):
         chunk = files[k:k + batch]
-        imgs = stylize_tensors(m, [to_tensor(load_image(f)) for f in chunk], batch)
+        imgs = stylize_tensors(m, [to_tensor(load_image(f)) for f in chunk], batch, precision)
         yield from zip(chunk, imgs)

@@ -151,7 +151,8 @@ def train(style: str | Path, photos: str | Path, out: str | Path, opts: TrainOpt
                 on_step(step, {k: float(v.detach()) for k, v in parts.items()})
             if opts.preview_every and step % opts.preview_every == 0:
                 net.eval()
-                save_image(to_pil(paint(net, to_tensor(preview_img).to(device))), preview_path(out, step))
+                save_image(to_pil(paint(net, to_tensor(preview_img).to(device), opts.precision)),
+                           preview_path(out, step))
                 net.train()
             if opts.checkpoint_every and step % opts.checkpoint_every == 0:
                 save_model(checkpoint_path(out), record(step, True))

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..devices import precision_context, prefers_channels_last
 from ..errors import ImpastoError
 
 
@@ -123,7 +124,15 @@ def pad_to_multiple(x: torch.Tensor, m: int = 4) -> tuple[torch.Tensor, int, int
 
 
 @torch.no_grad()
-def paint(net: TransformerNet, rgb: torch.Tensor) -> torch.Tensor:
-    """Stylise a (B, 3, H, W) batch in [0, 1] of any size; the result is clamped to [0, 1]."""
+def paint(net: TransformerNet, rgb: torch.Tensor, precision: str = "auto") -> torch.Tensor:
+    """Stylise a (B, 3, H, W) batch in [0, 1] of any size; the result is clamped to [0, 1].
+
+    ``precision`` as the engine's: 'auto' is bf16 on CPUs that have it (twice as fast, a
+    mean 0.3-0.6 levels from fp32 on the shipped styles), 'fp32' matches the ONNX export.
+    """
     x, h, w = pad_to_multiple(rgb)
-    return net(x)[..., :h, :w].clamp(0, 1)
+    if prefers_channels_last(x.device, precision):
+        x = x.contiguous(memory_format=torch.channels_last)
+    with precision_context(x.device, precision):
+        y = net(x)
+    return y[..., :h, :w].float().clamp(0, 1).contiguous()

@@ -80,15 +80,15 @@ def _frames(info: VideoInfo, path: Path) -> Iterator[np.ndarray]:
         raise ImpastoError(f"{path}: damaged video ({first[:100]})") from None
 
 
-def _paint_batch(model, frames: list[np.ndarray], device: torch.device) -> list[np.ndarray]:
+def _paint_batch(model, frames: list[np.ndarray], device: torch.device, precision: str) -> list[np.ndarray]:
     x = torch.from_numpy(np.stack(frames)).to(device).permute(0, 3, 1, 2).float() / 255
-    y = paint(model.net, x).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    y = paint(model.net, x, precision).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return list(y)
 
 
 def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.PathLike[str],
                   smooth: float = 0.5, device: str = "auto", quiet: bool = True,
-                  measure: bool = False, batch: int = 4) -> VideoStats:
+                  measure: bool = False, batch: int = 4, precision: str = "auto") -> VideoStats:
     """Paint every frame of ``src`` into ``dst``, keeping frame rate and audio; see module doc."""
     import imageio_ffmpeg
 
@@ -127,7 +127,7 @@ def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.P
             nonlocal n
             if not pending:
                 return
-            for fin, fout in zip(pending, _paint_batch(m, pending, dev)):
+            for fin, fout in zip(pending, _paint_batch(m, pending, dev, precision)):
                 fout = smoother(fin, fout)
                 if meter is not None:
                     meter.add(fin, fout)
