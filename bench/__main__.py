@@ -85,19 +85,26 @@ def cmd_floor(a: argparse.Namespace) -> None:
     import torch
 
     from impasto import Run
+    from impasto.devices import precision_context, resolve_precision
 
     if a.device == "cpu":
         torch.set_num_threads(a.threads)
     rows = {}
     for size in a.sizes:
-        run = Run(CONTENT, STYLE, max_long_edge=size, iterations=a.steps + 3, device=a.device, **MATCHED)
+        run = Run(CONTENT, STYLE, max_long_edge=size, iterations=a.steps + 3, device=a.device,
+                  precision=a.precision, **MATCHED)
         sync = torch.cuda.synchronize if run.device.type == "cuda" else (lambda: None)
         layers = run.layers
         x = run.x0.detach().clone().requires_grad_(True)
 
-        def vgg_only() -> None:
-            feats = run.network.net(x, layers)
-            sum(f.float().sum() for f in feats.values()).backward()
+        grads: list = []
+
+        def vgg_only() -> None:  # in the run's precision (bf16 autocast where that is the default)
+            with precision_context(run.device, run.options.precision):
+                feats = list(run.network.net(x, layers).values())
+            if not grads:  # a fixed gradient per output, in the output's own dtype and layout
+                grads.extend(torch.randn_like(f) for f in feats)
+            torch.autograd.backward(feats, grads)
             x.grad = None
 
         for _ in range(2):
@@ -117,7 +124,7 @@ def cmd_floor(a: argparse.Namespace) -> None:
             next(it)
         sync()
         step = (time.perf_counter() - t) / a.steps
-        rows[size] = {"vgg_fwd_bwd_ms": floor * 1000, "impasto_step_ms": step * 1000, "floor_fraction": floor / step}
+        rows[size] = {"precision": resolve_precision(run.device, a.precision), "vgg_fwd_bwd_ms": floor * 1000, "impasto_step_ms": step * 1000, "floor_fraction": floor / step}
         print(f"  {size}px: VGG fwd+bwd {floor * 1000:.1f} ms, impasto step {step * 1000:.1f} ms", file=sys.stderr)
     save(f"floor-{a.device}", {"steps": a.steps, "sizes": rows})
     print("| size | VGG fwd+bwd (ms) | impasto step (ms) | VGG share of the step |")
@@ -232,6 +239,7 @@ def main() -> None:
     f.add_argument("--steps", type=int, default=10)
     f.add_argument("--threads", type=int, default=2)
     f.add_argument("--device", default="cpu")
+    f.add_argument("--precision", default="auto")
     f.set_defaults(func=cmd_floor)
     q = sub.add_parser("quality")
     q.add_argument("--size", type=int, default=256)

@@ -42,3 +42,15 @@ def test_gram_stays_fp32_inside_bf16_autocast():
         inside = L.gram(f)
     assert inside.dtype == torch.float32
     assert torch.allclose(inside, exact, rtol=1e-5, atol=1e-3)
+
+
+def test_style_loss_gradient_is_exact_in_both_layouts():
+    torch.manual_seed(0)
+    target = L.gram(torch.randn(2, 6, 5, 4, dtype=torch.float64)).float()
+    for layout in (torch.contiguous_format, torch.channels_last):
+        f = torch.randn(2, 6, 5, 4).contiguous(memory_format=layout).requires_grad_(True)
+        L.style_loss(f, target).backward()
+        ref = f.detach().clone().requires_grad_(True)
+        (L.gram(ref) - target).pow(2).sum().div(4 * 36).backward()  # autograd through the Gram
+        assert torch.allclose(f.grad, ref.grad, rtol=1e-4, atol=1e-6)
+        assert f.grad.is_contiguous(memory_format=layout)

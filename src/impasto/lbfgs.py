@@ -42,7 +42,7 @@ class LBFGS:
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         with torch.enable_grad():
             loss = closure()
-        g = self.x.grad.detach().reshape(-1).float()
+        g = _flat(self.x.grad.detach()).float()
         if self.prev_g is not None:
             y, s = g - self.prev_g, self.prev_s
             ys = torch.dot(y, s)
@@ -60,18 +60,33 @@ class LBFGS:
         alphas = []
         for s, y, rho in zip(reversed(self.s), reversed(self.y), reversed(self.rho)):
             a = rho * torch.dot(s, q)
-            q = q - a * y
+            q.addcmul_(y, a, value=-1.0)  # in place, one pass: the history dominates memory traffic
             alphas.append(a)
-        d = q * self.gamma
+        d = q.mul_(self.gamma)
         for (s, y, rho), a in zip(zip(self.s, self.y, self.rho), reversed(alphas)):
             b = rho * torch.dot(y, d)
-            d = d + (a - b) * s
+            d.addcmul_(s, a - b)
         if self.prev_g is None:  # first step: RMS of first_step, whatever the loss's units
             d = d * (self.first_step / d.pow(2).mean().sqrt().clamp_min(1e-30))
         # Without a line search a poor early curvature estimate can propose an enormous step
         # (steep low-layer style terms are quartic in the pixels): cap it, and never step on NaN.
         d = torch.nan_to_num(d, nan=0.0, posinf=0.0, neginf=0.0)
         d = d * (self.max_step / d.abs().max().clamp_min(self.max_step))
-        self.x.add_(d.view_as(self.x).to(self.x.dtype))
+        self.x.add_(_unflat(d, self.x).to(self.x.dtype))
         self.prev_g, self.prev_s = g, d
         return loss
+
+
+def _flat(t: torch.Tensor) -> torch.Tensor:
+    """``t`` as a vector in its memory order (a view also for channels-last images)."""
+    if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last):
+        return t.permute(0, 2, 3, 1).reshape(-1)
+    return t.reshape(-1)
+
+
+def _unflat(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The inverse of ``_flat``: ``v`` shaped and laid out like ``like``."""
+    if like.dim() == 4 and like.is_contiguous(memory_format=torch.channels_last):
+        b, c, h, w = like.shape
+        return v.view(b, h, w, c).permute(0, 3, 1, 2)
+    return v.view_as(like)

@@ -27,12 +27,48 @@ def fp32_matmul(device: torch.device) -> torch.autocast:
     return torch.autocast(device.type, enabled=False)
 
 
+def _positions(f: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, H*W, C), a view when ``f`` is channels-last (NHWC)."""
+    b, c, h, w = f.shape
+    if f.is_contiguous(memory_format=torch.channels_last):
+        return f.permute(0, 2, 3, 1).reshape(b, h * w, c)
+    return f.reshape(b, c, h * w).transpose(1, 2)
+
+
 def gram(f: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) features -> (B, C, C) Gram matrices divided by the number of positions."""
-    b, c, h, w = f.shape
-    f = f.float().reshape(b, c, h * w)
     with fp32_matmul(f.device):
-        return torch.bmm(f, f.transpose(1, 2)) / (h * w)
+        x = _positions(f).float()
+        return torch.bmm(x.transpose(1, 2), x) / x.shape[1]
+
+
+class _StyleLoss(torch.autograd.Function):
+    """E_l with its gradient written out: dE/dF = F (G - A) / (N^2 M), one matrix product.
+
+    Autograd through ``gram`` would spend two products on the backward pass (F appears twice),
+    keep an fp32 copy of F alive, and hand back the gradient in NCHW order whatever the
+    network's layout. Here the Gram is fp32; the backward product runs in the features' own
+    dtype: bf16 features are bf16 numbers and their gradient returns to a bf16 network anyway,
+    so a bf16 product (fp32 accumulation) loses nothing the final cast would not.
+    """
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor, target: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        err = gram(f) - target
+        ctx.save_for_backward(f, err)
+        n = f.shape[1]
+        return err.pow(2).sum() / (4.0 * n * n)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        f, err = ctx.saved_tensors
+        b, c, h, w = f.shape
+        x = _positions(f)  # (B, HW, C)
+        with fp32_matmul(f.device):
+            d = torch.bmm(x, (err * (grad / (c * c * h * w))).to(f.dtype))
+        if f.is_contiguous(memory_format=torch.channels_last):
+            return d.reshape(b, h, w, c).permute(0, 3, 1, 2), None
+        return d.transpose(1, 2).reshape(b, c, h, w), None
 
 
 def content_loss(f: torch.Tensor, target: torch.Tensor, stride: int) -> torch.Tensor:
@@ -43,6 +79,8 @@ def content_loss(f: torch.Tensor, target: torch.Tensor, stride: int) -> torch.Te
 
 def style_loss(f: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
     """Paper's E_l for one layer against a (possibly blended) target Gram."""
+    if torch.is_grad_enabled() and f.requires_grad:
+        return _StyleLoss.apply(f, target_gram.float())
     n = f.shape[1]
     return (gram(f) - target_gram).pow(2).sum() / (4.0 * n * n)
 
