@@ -1,4 +1,4 @@
-"""impasto's benchmarks against pastiche: ``python -m bench {speed,floor,quality,startup} [...]``.
+"""impasto's benchmarks against pastiche: ``python -m bench {speed,floor,quality,tradeoff,startup} [...]``.
 
 Every figure is measured in the run that prints it; results go to ``bench/results/*.json`` and a
 Markdown table on stdout. See BENCHMARKS.md for the figures and the machines they came from.
@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .peers import CONTENT, MATCHED, STYLE, evaluate, pastiche_curve, run_impasto, run_pastiche
+from .peers import CONTENT, MATCHED, STYLE, evaluate, evaluate_parts, pastiche_curve, run_impasto, run_pastiche
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -200,6 +200,74 @@ def cmd_quality(a: argparse.Namespace) -> None:
         print(f"| {name} | {r['wall']:.1f} | {r['final_loss']:.4g} | {reach if reach is None else round(reach, 1)} | {ratio} |")
 
 
+def cmd_tradeoff(a: argparse.Namespace) -> None:
+    """Quality for the time: impasto at several style weights against the peer's N-iteration image.
+
+    Each image is scored on the matched objective's two terms. Impasto's points (one per style
+    weight, each run for fewer seconds than the peer) trace a content/style curve; the peer beats
+    it only if its point lies below that curve.
+    """
+    import math
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        pr = run_pastiche(tmp / "pastiche.png", a.size, a.iterations, a.device, info_step=a.iterations)
+        peer = {"wall": pr.wall, **evaluate_parts(tmp / "pastiche.png", a.size)}
+        print(f"  pastiche {a.iterations} its: {pr.wall:.1f} s, content {peer['content']:.4g}, "
+              f"style {peer['style']:.4g}", file=sys.stderr)
+        points = []
+        for k in a.weights:
+            out = tmp / f"impasto-{k}.png"
+            r = run_impasto(out, a.size, a.budget, a.device, style_weight=MATCHED["style_weight"] * k)
+            points.append({"style_weight_x": k, "wall": r.wall, **evaluate_parts(out, a.size)})
+            print(f"  impasto style weight x{k:g}, {a.budget} its: {r.wall:.1f} s, content "
+                  f"{points[-1]['content']:.4g}, style {points[-1]['style']:.4g}", file=sys.stderr)
+    # impasto's style loss at the peer's content loss, interpolated in log-log along the curve
+    curve = sorted(points, key=lambda p: p["content"])
+    at_peer = None
+    for lo, hi in zip(curve, curve[1:]):
+        if lo["content"] <= peer["content"] <= hi["content"]:
+            t = math.log(peer["content"] / lo["content"]) / math.log(hi["content"] / lo["content"])
+            at_peer = math.exp(math.log(lo["style"]) + t * math.log(hi["style"] / lo["style"]))
+    save(f"tradeoff-{a.device}-{a.size}", {"size": a.size, "peer_iterations": a.iterations, "impasto_iterations": a.budget,
+                                            "pastiche": peer, "impasto": points, "impasto_style_at_peer_content": at_peer})
+    if a.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+        ax.plot([p["content"] for p in curve], [p["style"] for p in curve], "o-",
+                label=f"impasto, {a.budget} its at style weight x{', x'.join(f'{k:g}' for k in a.weights)}")
+        for p in curve:
+            ax.annotate(f"x{p['style_weight_x']:g}, {p['wall']:.0f} s", (p["content"], p["style"]), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
+        ax.plot([peer["content"]], [peer["style"]], "s", color="C3",
+                label=f"pastiche, {a.iterations} its, {peer['wall']:.0f} s")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("content loss of the written image")
+        ax.set_ylabel("style loss of the written image")
+        ax.set_title(f"{a.size} px, {a.device}: lower-left is better")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(a.plot)
+    slowest = max(p["wall"] for p in points)
+    print("| run | wall (s) | content loss | style loss |")
+    print("|---|---|---|---|")
+    print(f"| pastiche, {a.iterations} its | {peer['wall']:.1f} | {peer['content']:.4g} | {peer['style']:.4g} |")
+    for p in curve:
+        print(f"| impasto, style weight x{p['style_weight_x']:g}, {a.budget} its | {p['wall']:.1f} | "
+              f"{p['content']:.4g} | {p['style']:.4g} |")
+    if at_peer is None:
+        print("\nthe peer's content loss lies outside impasto's curve: widen --weights")
+    else:
+        print(f"\nat the peer's content loss impasto's curve has style loss {at_peer:.4g} "
+              f"({peer['style'] / at_peer:.2f}x lower than the peer's), each point in at most {slowest:.1f} s "
+              f"against the peer's {peer['wall']:.1f} s")
+
+
 def cmd_startup(a: argparse.Namespace) -> None:
     """Seconds from `import torch` done to the first iteration done (weights cached)."""
     import subprocess
@@ -250,6 +318,15 @@ def main() -> None:
     q.add_argument("--plot", help="loss against seconds, as PNG")
     q.add_argument("--every", type=int, default=10, help="score impasto's image every N steps")
     q.set_defaults(func=cmd_quality)
+    t = sub.add_parser("tradeoff")
+    t.add_argument("--size", type=int, default=256)
+    t.add_argument("--iterations", type=int, default=500, help="the peer's iterations")
+    t.add_argument("--budget", type=int, default=300, help="impasto's iterations per style weight")
+    t.add_argument("--weights", type=lambda s: [float(v) for v in s.split(",")], default=[0.25, 0.5, 1, 2, 4],
+                   help="impasto's style weights, as multiples of the matched weight")
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--plot", help="content loss against style loss, as PNG")
+    t.set_defaults(func=cmd_tradeoff)
     st = sub.add_parser("startup")
     st.add_argument("--size", type=int, default=256)
     st.add_argument("--repeats", type=int, default=5)

