@@ -12,19 +12,26 @@ gives the same number and keeps the Gram entries in a range where fp32 is exact 
 Total variation: mean over pixels of (dx^2 + dy^2)^(beta/2) in 0-255 pixel units, summed over
 channels; beta = 2 gives the usual squared-difference smoother, beta = 1.25 the Keras example's.
 
-All of it runs in fp32 whatever precision the network used.
+Every loss value is computed in fp32 whatever precision the network used (bf16 features are
+widened first); only the style gradient's matrix product runs in the features' own dtype.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
 REFERENCE_SIDE = 512  # the image side at which our content loss equals the paper's
 
 
-def fp32_matmul(device: torch.device) -> torch.autocast:
-    """Matrix products in fp32 even inside a bf16 autocast region (autocast would round Grams)."""
-    return torch.autocast(device.type, enabled=False)
+def fp32_matmul(device: torch.device) -> contextlib.AbstractContextManager:
+    """Matrix products in fp32 even inside a bf16 autocast region (autocast would round Grams).
+
+    impasto autocasts only on CPU and CUDA (devices.precision_context)."""
+    if device.type in ("cpu", "cuda"):
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def _positions(f: torch.Tensor) -> torch.Tensor:
