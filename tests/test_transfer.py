@@ -145,3 +145,15 @@ def test_auto_precision_follows_the_hardware():
     assert resolve_precision(cpu, "fp32") == "fp32"
     assert prefers_channels_last(cpu, "bf16")  # oneDNN's bf16 kernels want NHWC
     assert not prefers_channels_last(cpu, "fp32")
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_image_stays_inside_the_pixel_box(small, optimizer):
+    """Projected steps: what is optimised is what gets written (no drift past black and white)."""
+    run = Run(*small, optimizer=optimizer, style_weight=1e6, **FAST)
+    for _ in run:
+        pass
+    rgb = run.network.preprocess.from_net(run.best_x.float())
+    assert float(rgb.min()) >= -1e-4 and float(rgb.max()) <= 1 + 1e-4
+    with torch.no_grad():
+        assert float(run.best_loss) < 0.5 * float(run.loss(run.x0)[0])  # and it still optimised

@@ -107,6 +107,7 @@ class Run:
         self.content_w = layer_weights(o.content_layer_weights, o.content_layers)
         self.style_w = layer_weights(o.style_layer_weights, o.style_layers)
         self.pixel_units = pre.pixel_units(self.device)
+        self.bounds = pre.bounds(self.device)  # the image is optimised inside the valid pixel box
 
         # The deepest layer must still see at least one position.
         need = max(L.layer_stride(k) for k in self.layers)
@@ -192,7 +193,7 @@ class Run:
         # Step sizes are given in 0-255 pixel levels; convert to net-space units.
         lr = o.learning_rate / float(self.pixel_units.mean())
         if o.optimizer == "lbfgs":
-            return LBFGS(x, history=lbfgs_history(x, 50), first_step=lr)
+            return LBFGS(x, history=lbfgs_history(x, 50), first_step=lr, bounds=self.bounds)
         if o.optimizer == "adam":
             return torch.optim.Adam([x], lr=lr)
         return torch.optim.SGD([x], lr=lr, momentum=0.9, nesterov=True)
@@ -222,6 +223,9 @@ class Run:
         for i in range(1, o.iterations + 1):
             parts_box.clear()
             opt.step(closure)
+            if o.optimizer != "lbfgs":  # projected (stochastic) gradient: stay inside the pixel box
+                with torch.no_grad():
+                    x.clamp_(*self.bounds)
             parts = parts_box[0]
             self.steps_done = i
             yield Step(self, i, parts, x.detach())

@@ -75,6 +75,12 @@ class Preprocess:
         rgb = (x * std + mean) / self.scale
         return rgb.flip(1) if self.bgr else rgb
 
+    def bounds(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel (1, 3, 1, 1) net-space values of black and white: the valid pixel box."""
+        lo = self.to_net(torch.zeros(1, 3, 1, 1, device=device))
+        hi = self.to_net(torch.ones(1, 3, 1, 1, device=device))
+        return torch.minimum(lo, hi), torch.maximum(lo, hi)
+
     def pixel_units(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """Per-channel factor turning a difference in net space into 0-255 pixel levels."""
         std = torch.tensor(self.std, device=device).view(1, 3, 1, 1)
