@@ -126,7 +126,8 @@ def cmd_floor(a: argparse.Namespace) -> None:
         step = (time.perf_counter() - t) / a.steps
         rows[size] = {"precision": resolve_precision(run.device, a.precision), "vgg_fwd_bwd_ms": floor * 1000, "impasto_step_ms": step * 1000, "floor_fraction": floor / step}
         print(f"  {size}px: VGG fwd+bwd {floor * 1000:.1f} ms, impasto step {step * 1000:.1f} ms", file=sys.stderr)
-    save(f"floor-{a.device}", {"steps": a.steps, "sizes": rows})
+    suffix = "" if a.precision == "auto" else f"-{a.precision}"
+    save(f"floor-{a.device}{suffix}", {"steps": a.steps, "sizes": rows})
     print("| size | VGG fwd+bwd (ms) | impasto step (ms) | VGG share of the step |")
     print("|---|---|---|---|")
     for size, r in rows.items():
