@@ -47,7 +47,7 @@ class LBFGS:
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         with torch.enable_grad():
             loss = closure()
-        g = _flat(self.x.grad.detach()).float()
+        g = _flat(self.x.grad.detach(), self.x).float()
         if self.prev_g is not None:
             y, s = g - self.prev_g, self.prev_s
             ys = torch.dot(y, s)
@@ -80,7 +80,7 @@ class LBFGS:
         if self.bounds is not None:
             # Projected step: the curvature pair must describe the step actually taken.
             moved = (self.x + _unflat(d, self.x).to(self.x.dtype)).clamp(*self.bounds)
-            d = _flat(moved).float() - _flat(self.x).float()
+            d = _flat(moved, self.x) - _flat(self.x, self.x)
             self.x.copy_(moved)
         else:
             self.x.add_(_unflat(d, self.x).to(self.x.dtype))
@@ -88,16 +88,21 @@ class LBFGS:
         return loss
 
 
-def _flat(t: torch.Tensor) -> torch.Tensor:
-    """``t`` as a vector in its memory order (a view also for channels-last images)."""
-    if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last):
+def _flat(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``t`` as a vector in ``like``'s memory order (a view when ``t`` is laid out like it, as
+    the image and its gradient are), so every vector here lines up element for element."""
+    if _nhwc(like):
         return t.permute(0, 2, 3, 1).reshape(-1)
     return t.reshape(-1)
 
 
+def _nhwc(t: torch.Tensor) -> bool:
+    return t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)
+
+
 def _unflat(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """The inverse of ``_flat``: ``v`` shaped and laid out like ``like``."""
-    if like.dim() == 4 and like.is_contiguous(memory_format=torch.channels_last):
+    if _nhwc(like):
         b, c, h, w = like.shape
         return v.view(b, h, w, c).permute(0, 3, 1, 2)
     return v.view_as(like)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -188,15 +188,16 @@ class Run:
         self.best_loss = torch.where(better, total.detach(), self.best_loss)
         self.best_x.copy_(torch.where(better, x.detach(), self.best_x))
 
-    def _optimizer(self, x: torch.Tensor) -> LBFGS | torch.optim.Optimizer:
+    def _optimizer(self, x: torch.Tensor) -> LBFGS | _Projected:
+        """An optimiser whose every step ends inside the valid pixel box (``self.bounds``)."""
         o = self.options
         # Step sizes are given in 0-255 pixel levels; convert to net-space units.
         lr = o.learning_rate / float(self.pixel_units.mean())
-        if o.optimizer == "lbfgs":
+        if o.optimizer == "lbfgs":  # projects inside, so its curvature pairs match the steps taken
             return LBFGS(x, history=lbfgs_history(x, 50), first_step=lr, bounds=self.bounds)
         if o.optimizer == "adam":
-            return torch.optim.Adam([x], lr=lr)
-        return torch.optim.SGD([x], lr=lr, momentum=0.9, nesterov=True)
+            return _Projected(torch.optim.Adam([x], lr=lr), x, self.bounds)
+        return _Projected(torch.optim.SGD([x], lr=lr, momentum=0.9, nesterov=True), x, self.bounds)
 
     # -- the loop ---------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Step]:
@@ -223,9 +224,6 @@ class Run:
         for i in range(1, o.iterations + 1):
             parts_box.clear()
             opt.step(closure)
-            if o.optimizer != "lbfgs":  # projected (stochastic) gradient: stay inside the pixel box
-                with torch.no_grad():
-                    x.clamp_(*self.bounds)
             parts = parts_box[0]
             self.steps_done = i
             yield Step(self, i, parts, x.detach())
@@ -253,6 +251,22 @@ class Run:
         if self.options.denoise > 0:
             rgb = tv_denoise(rgb, self.options.denoise)
         return to_pil(rgb)
+
+
+class _Projected:
+    """A torch optimiser followed by projection onto the pixel box: projected (stochastic) gradient."""
+
+    def __init__(self, opt: torch.optim.Optimizer, x: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor]) -> None:
+        self.opt, self.x, self.bounds = opt, x, bounds
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+        loss = self.opt.step(closure)
+        with torch.no_grad():
+            self.x.clamp_(*self.bounds)
+        return loss
 
 
 def stylize_iter(
