@@ -26,47 +26,10 @@ from impasto.cli import main as cli_main  # noqa: E402
 from impasto.web import create_app  # noqa: E402
 from impasto.web.gallery import BY_ID  # noqa: E402
 
-from .web_helpers import encode, fast_config, free_port, photo, wait_for_state  # noqa: E402
+from .web_helpers import (api_client, bomb_png, client, encode, fast_config, free_port, idle, photo,  # noqa: E402,F401
+                          png, submit, wait_for_state)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*httpx2.*")
-
-
-@pytest.fixture
-def png() -> bytes:
-    return encode(photo())
-
-
-@pytest.fixture
-def client(tmp_path):
-    with TestClient(create_app(fast_config(tmp_path / "data"))) as c:
-        yield c
-
-
-@pytest.fixture
-def idle(tmp_path):
-    """A server with no workers: jobs stay queued, so refusals and queue states are stable."""
-    with TestClient(create_app(fast_config(tmp_path / "data", devices=()))) as c:
-        yield c
-
-
-def submit(c: TestClient, content: bytes, style_id: str | None = "starry_night", style: bytes | None = None,
-           name: str = "photo.png", **fields: object):
-    files = {"content": (name, content, "image/png")}
-    if style is not None:
-        files["style"] = ("style.png", style, "image/png")
-    data = {k: str(v) for k, v in fields.items()}
-    if style_id is not None:
-        data["style_id"] = style_id
-    return c.post("/api/jobs", files=files, data=data)
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A valid PNG header announcing a huge image, with almost no data behind it."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def read_events(c: TestClient, job_id: str) -> list[tuple[str, dict]]:
@@ -90,7 +53,8 @@ def test_job_with_a_bundled_style_runs_to_the_end(client, png):
     assert r.headers["location"] == f"/api/jobs/{job['id']}"
     assert job["state"] in ("queued", "running") and job["total"] == 2
     assert job["options"] == {"style_strength": 2.0, "size": 32, "requested_size": None,
-                              "preserve_color": True, "quality": "fast", "style_id": "starry_night"}
+                              "preserve_color": True, "quality": "fast", "style_id": "starry_night",
+                              "refine_of": None}
     assert job["style_title"] == "The Starry Night"
     done = wait_for_state(client.get, job["id"])
     assert done["state"] == "done", done["error"]
@@ -127,7 +91,7 @@ def test_uploaded_style_and_the_progress_stream(client, png):
     previews = [d["preview"] for d in progress if d.get("preview")]
     assert previews and all(p.startswith("data:image/jpeg;base64,") for p in previews)
     stored = client.get(job["links"]["style"])
-    assert Image.open(io.BytesIO(stored.content)).size == (30, 40)
+    assert Image.open(io.BytesIO(stored.content)).size == (24, 32)  # kept at the painting's size
     # A finished job's stream is a single snapshot and an end event.
     again = read_events(client, job["id"])
     assert [k for k, _ in again] == ["progress", "end"]
@@ -160,7 +124,7 @@ def test_cancel_a_queued_job(idle, png):
 
 def test_cancel_a_running_job(tmp_path, png):
     cfg = fast_config(tmp_path / "data", quality_iterations={"fast": 100_000, "balanced": 3, "best": 4})
-    with TestClient(create_app(cfg)) as c:
+    with api_client(cfg) as c:
         job = submit(c, png, quality="fast", size=32).json()
         running = wait_for_state(c.get, job["id"], ("running",))
         assert running["total"] == 100_000
@@ -177,13 +141,14 @@ def test_cancel_a_running_job(tmp_path, png):
 # -- restart recovery ------------------------------------------------------------------------------
 def test_jobs_running_when_the_server_died_run_again_in_order(tmp_path, png):
     data = tmp_path / "data"
-    with TestClient(create_app(fast_config(data, devices=()))) as c:
+    with api_client(fast_config(data, devices=())) as c:
         first, second = (submit(c, png).json()["id"] for _ in range(2))
         done_before = submit(c, png).json()["id"]
         c.post(f"/api/jobs/{done_before}/cancel")
         crashed = c.app.state.store.claim_next()  # a worker took it, then the server died
         assert crashed.id == first
-    with TestClient(create_app(fast_config(data))) as c:
+        browser = c.cookies
+    with api_client(fast_config(data), cookies=browser) as c:
         a = wait_for_state(c.get, first)
         b = wait_for_state(c.get, second)
         assert a["state"] == b["state"] == "done"
@@ -197,17 +162,34 @@ def test_jobs_running_when_the_server_died_run_again_in_order(tmp_path, png):
 def test_a_server_stopped_mid_job_finishes_it_after_restart(tmp_path, png):
     data = tmp_path / "data"
     slow = fast_config(data, quality_iterations={"fast": 100_000, "balanced": 3, "best": 4})
-    with TestClient(create_app(slow)) as c:
+    with api_client(slow) as c:
         job = submit(c, png, quality="fast", size=32).json()
         wait_for_state(c.get, job["id"], ("running",))
-    with TestClient(create_app(fast_config(data, devices=()))) as c:
+        browser = c.cookies
+    with api_client(fast_config(data, devices=()), cookies=browser) as c:
         assert c.get(f"/api/jobs/{job['id']}").json()["state"] == "queued"
-    with TestClient(create_app(fast_config(data))) as c:
+        assert c.app.state.store.get(job["id"]).attempts == 0  # a stop is not a crash
+    with api_client(fast_config(data), cookies=browser) as c:
         done = wait_for_state(c.get, job["id"])
         assert done["state"] == "done" and done["step"] == done["total"] == 2
 
 
-# -- refusals --------------------------------------------------------------------------------------
+def test_a_job_the_server_keeps_dying_on_is_failed_after_three_tries(tmp_path, png):
+    data = tmp_path / "data"
+    with api_client(fast_config(data, devices=())) as c:
+        job = submit(c, png).json()
+        browser = c.cookies
+    for attempt in (1, 2, 3):
+        with api_client(fast_config(data, devices=()), cookies=browser) as c:
+            assert c.get(f"/api/jobs/{job['id']}").json()["state"] == "queued", attempt
+            assert c.app.state.store.claim_next().id == job["id"]  # a worker took it; the server died
+    with api_client(fast_config(data, devices=()), cookies=browser) as c:
+        failed = c.get(f"/api/jobs/{job['id']}").json()
+        assert failed["state"] == "failed"
+        assert failed["error"].startswith("the server crashed 3 times while painting this job")
+        assert submit(c, png).json()["state"] == "queued"  # the rest of the queue goes on
+
+
 @pytest.mark.parametrize("fields, message", [
     ({"style_strength": "0"}, "style_strength must be between"),
     ({"style_strength": "nan"}, "style_strength must be between"),
@@ -273,14 +255,14 @@ def test_a_bad_style_upload_is_refused_too(idle, png):
 
 
 def test_pixel_limit(tmp_path, png):
-    with TestClient(create_app(fast_config(tmp_path / "d", devices=(), max_pixels=1000))) as c:
+    with api_client(fast_config(tmp_path / "d", devices=(), max_pixels=1000)) as c:
         r = submit(c, png)  # 48x36 = 1728 pixels
         assert r.status_code == 413 and "megapixels" in r.json()["detail"]
         assert submit(c, encode(photo((30, 30)))).status_code == 201
 
 
 def test_byte_limits(tmp_path, png):
-    with TestClient(create_app(fast_config(tmp_path / "d", devices=(), max_upload_bytes=4000))) as c:
+    with api_client(fast_config(tmp_path / "d", devices=(), max_upload_bytes=4000)) as c:
         big_file = encode(photo((200, 150)).resize((200, 150)), "PNG")
         assert len(big_file) > 4000
         r = submit(c, big_file)
@@ -309,8 +291,65 @@ def test_client_file_names_are_never_used(idle, png):
 
 
 def test_the_queue_has_a_limit(tmp_path, png):
-    with TestClient(create_app(fast_config(tmp_path / "d", devices=(), max_queued=2))) as c:
+    with api_client(fast_config(tmp_path / "d", devices=(), max_queued=2)) as c:
         assert [submit(c, png).status_code for _ in range(3)] == [201, 201, 429]
+
+
+def test_unknown_form_fields_are_refused(idle, png):
+    r = submit(idle, png, iterations=100_000_000)
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("unknown field iterations; the fields are content, preserve_color,")
+    r = submit(idle, png, iterations=1, content_weight=5)
+    assert r.json()["detail"].startswith("unknown fields content_weight, iterations;")
+    assert idle.get("/api/jobs").json()["total"] == 0
+
+
+@pytest.mark.parametrize("query", ["offset=9223372036854775808", "offset=99999999999", "offset=-1",
+                                   "limit=9223372036854775808", "limit=many"])
+def test_history_paging_out_of_range_is_a_json_422(idle, query):
+    r = idle.get(f"/api/jobs?{query}")
+    assert r.status_code == 422 and r.headers["content-type"] == "application/json"
+    assert "\n" not in r.json()["detail"]
+
+
+def test_a_narrow_strip_is_refused_at_upload_in_the_pages_words(idle):
+    for size in ((2000, 3), (3, 2000), (300, 7)):
+        r = submit(idle, encode(Image.new("RGB", size, (200, 100, 50))), size=64)
+        assert r.status_code == 422, size
+        detail = r.json()["detail"]
+        assert detail.startswith(f"the content image is {size[0]}x{size[1]}: too narrow to paint")
+        assert "--" not in detail and "max-long-edge" not in detail
+    r = submit(idle, encode(photo()), style_id=None, style=encode(Image.new("RGB", (900, 4))))
+    assert r.status_code == 422 and r.json()["detail"].startswith("the style image is 900x4: too narrow")
+    assert submit(idle, encode(Image.new("RGB", (300, 80))), size=64).status_code == 201  # 64x17: enough
+    assert idle.get("/api/jobs").json()["total"] == 1
+    assert len(list(idle.app.state.files.root.iterdir())) == 1
+
+
+def test_an_upload_larger_than_the_sizes_on_offer_is_refused_before_decoding(tmp_path):
+    # 6300x6300 is under the 40 MP limit but far more than a 1024 px painting can use.
+    with api_client(fast_config(tmp_path / "d", devices=(), max_size=1024)) as c:
+        r = submit(c, bomb_png(6300, 6300))
+        assert r.status_code == 413
+        assert r.json()["detail"] == ("the content image is 6300x6300: more pixels than a painting of at most "
+                                      "1024 px can use; save a copy of at most 4096x4096 px (or a JPEG) and "
+                                      "upload that")
+        # A JPEG that large is decoded at a reduced scale instead, and kept at the painting's size.
+        big = encode(Image.new("RGB", (6000, 4000), (10, 120, 200)), "JPEG")
+        job = submit(c, big, size=512).json()
+        kept = Image.open(c.app.state.files.for_job(job["id"]).content)
+        assert kept.size == (512, 341)
+
+
+def test_an_unexpected_error_is_json_too(tmp_path, monkeypatch):
+    app_client = api_client(fast_config(tmp_path / "d", devices=()), raise_server_exceptions=False)
+    with app_client as c:
+        def broken(*a, **k):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+        monkeypatch.setattr(c.app.state.store, "list", broken)
+        r = c.get("/api/jobs")
+        assert r.status_code == 500 and r.json() == {"detail": "internal error (see the server log)"}
 
 
 def test_unknown_jobs_and_missing_images(idle, png):
@@ -323,6 +362,54 @@ def test_unknown_jobs_and_missing_images(idle, png):
     assert idle.get(job["links"]["preview"]).status_code == 404
     r = idle.get(job["links"]["result"])
     assert r.status_code == 409 and r.json()["detail"] == "the job is queued; there is no result"
+
+
+# -- history: paging, deleting, cleaning up ---------------------------------------------------------
+def test_delete_a_job_and_its_images(client, png):
+    done = wait_for_state(client.get, submit(client, png, quality="fast").json()["id"])
+    folder = client.app.state.files.for_job(done["id"]).folder
+    assert (folder / "result.png").is_file()
+    r = client.delete(f"/api/jobs/{done['id']}")
+    assert r.status_code == 204
+    assert not folder.exists()
+    assert client.get(f"/api/jobs/{done['id']}").status_code == 404
+    assert client.delete(f"/api/jobs/{done['id']}").status_code == 404
+    assert client.get("/api/jobs").json()["total"] == 0
+
+
+def test_delete_refuses_a_running_job_and_drops_a_queued_one(tmp_path, png):
+    slow = fast_config(tmp_path / "data", quality_iterations={"fast": 100_000, "balanced": 3, "best": 4})
+    with api_client(slow) as c:
+        running = submit(c, png, quality="fast").json()
+        wait_for_state(c.get, running["id"], ("running",))
+        queued = submit(c, png, quality="fast").json()
+        r = c.delete(f"/api/jobs/{running['id']}")
+        assert r.status_code == 409 and r.json()["detail"] == "the job is running; cancel it first"
+        assert c.delete(f"/api/jobs/{queued['id']}").status_code == 204
+        c.post(f"/api/jobs/{running['id']}/cancel")
+        wait_for_state(c.get, running["id"])
+        assert c.delete(f"/api/jobs/{running['id']}").status_code == 204
+        assert c.get("/api/jobs").json()["total"] == 0
+
+
+def test_delete_all_finished_jobs(idle, png):
+    jobs = [submit(idle, png).json()["id"] for _ in range(4)]
+    for job_id in jobs[:3]:
+        idle.post(f"/api/jobs/{job_id}/cancel")
+    assert idle.delete("/api/jobs").json() == {"deleted": 3}
+    assert [j["id"] for j in idle.get("/api/jobs").json()["jobs"]] == [jobs[3]]  # still waiting
+    assert sorted(p.name for p in idle.app.state.files.root.iterdir()) == [jobs[3]]
+
+
+def test_old_finished_jobs_are_deleted_after_keep_days(tmp_path, png):
+    with api_client(fast_config(tmp_path / "d", devices=(), keep_days=1)) as c:
+        old, recent, waiting = (submit(c, png).json()["id"] for _ in range(3))
+        for job_id in (old, recent):
+            c.post(f"/api/jobs/{job_id}/cancel")
+        c.app.state.store._exec("UPDATE jobs SET finished = finished - 2 * 86400 WHERE id = ?", (old,))
+        assert c.app.state.purge_old() == 1
+        assert {j["id"] for j in c.get("/api/jobs").json()["jobs"]} == {recent, waiting}
+        assert not c.app.state.files.for_job(old).folder.exists()
 
 
 # -- what the page and the API document ------------------------------------------------------------

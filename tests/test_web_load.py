@@ -19,9 +19,9 @@ JOBS = 50
 WATCHED = 10
 
 
-async def _submit_all(url: str, png: bytes) -> list[httpx.Response]:
+async def _submit_all(url: str, png: bytes, cookies: httpx.Cookies) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=JOBS)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, cookies=cookies) as client:
         async def one(i: int) -> httpx.Response:
             files = {"content": (f"photo{i}.png", png, "image/png")}
             return await client.post("/api/jobs", files=files, data={"style_id": "shipwreck", "quality": "fast"})
@@ -29,9 +29,9 @@ async def _submit_all(url: str, png: bytes) -> list[httpx.Response]:
         return await asyncio.gather(*(one(i) for i in range(JOBS)))
 
 
-async def _watch(url: str, job_ids: list[str]) -> list[str]:
+async def _watch(url: str, job_ids: list[str], cookies: httpx.Cookies) -> list[str]:
     """Follow each job's event stream to its end; returns the final state each reported."""
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=120, cookies=cookies) as client:
         async def one(job_id: str) -> str:
             final = "stream ended without an end event"
             async with client.stream("GET", f"/api/jobs/{job_id}/events") as r:
@@ -49,18 +49,21 @@ async def _watch(url: str, job_ids: list[str]) -> list[str]:
 
 def test_fifty_jobs_at_once_all_complete_in_queue_order(tmp_path):
     png = encode(photo((40, 30)))
-    with LiveServer(fast_config(tmp_path / "data", preview_interval=0.2)) as server:
-        responses = asyncio.run(_submit_all(server.url, png))
+    cfg = fast_config(tmp_path / "data", preview_interval=0.2, max_waiting_per_client=JOBS)
+    with LiveServer(cfg) as server:
+        # One browser (its token from a first request) posting them all.
+        browser = httpx.get(server.url + "/api/capabilities").cookies
+        responses = asyncio.run(_submit_all(server.url, png, browser))
         assert [r.status_code for r in responses] == [201] * JOBS, [r.text for r in responses if r.status_code != 201]
         ids = [r.json()["id"] for r in responses]
         assert len(set(ids)) == JOBS
 
         # Watch the last few (still queued) to the end while the rest drain.
-        finals = asyncio.run(_watch(server.url, ids[-WATCHED:]))
+        finals = asyncio.run(_watch(server.url, ids[-WATCHED:], browser))
         assert finals == ["done"] * WATCHED
 
         deadline = time.monotonic() + 120
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=30, cookies=browser) as client:
             while True:
                 listing = client.get("/api/jobs", params={"limit": 500}).json()
                 states = [j["state"] for j in listing["jobs"]]

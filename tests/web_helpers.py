@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import io
 import socket
+import struct
 import threading
 import time
+import zlib
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from impasto.web import WebConfig, create_app
+from impasto.web.serve import make_server
 
+# What the test client sends as Host: an address, as a browser on this machine would.
+LOCAL = "http://127.0.0.1:8000"
 
 
 def photo(size: tuple[int, int] = (48, 36)) -> Image.Image:
@@ -31,6 +37,27 @@ def encode(img: Image.Image, fmt: str = "PNG") -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt)
     return buf.getvalue()
+
+
+def submit(c, content: bytes, style_id: str | None = "starry_night", style: bytes | None = None,
+           name: str = "photo.png", **fields: object):
+    """POST /api/jobs with ``c`` (a test client or httpx client): the photo, a style, any fields."""
+    files = {"content": (name, content, "image/png")}
+    if style is not None:
+        files["style"] = ("style.png", style, "image/png")
+    data = {k: str(v) for k, v in fields.items()}
+    if style_id is not None:
+        data["style_id"] = style_id
+    return c.post("/api/jobs", files=files, data=data)
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A valid PNG header announcing a huge image, with almost no data behind it."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def fast_config(data_dir: Path, **changes: object) -> WebConfig:
@@ -61,17 +88,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def api_client(config: WebConfig, **kwargs: object):
+    """FastAPI's test client for a new app (enter it with ``with`` to start the workers)."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(create_app(config), base_url=LOCAL, **kwargs)
+
+
 class LiveServer:
-    """The real app under uvicorn on 127.0.0.1, in a thread, for the browser and load tests."""
+    """The real app under uvicorn on 127.0.0.1, in a thread, for the browser and load tests
+    (``port``: listen where an earlier server did, to play a restart)."""
 
-    def __init__(self, config: WebConfig) -> None:
-        import uvicorn
-
-        self.port = free_port()
+    def __init__(self, config: WebConfig, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(config)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", backlog=256))
+        self.server = make_server(self.app, "127.0.0.1", self.port)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> "LiveServer":
@@ -86,3 +118,22 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+
+
+# Fixtures shared by the web tests (import them by name into a test module).
+@pytest.fixture
+def png() -> bytes:
+    return encode(photo())
+
+
+@pytest.fixture
+def client(tmp_path):
+    with api_client(fast_config(tmp_path / "data")) as c:
+        yield c
+
+
+@pytest.fixture
+def idle(tmp_path):
+    """A server with no workers: jobs stay queued, so refusals and queue states are stable."""
+    with api_client(fast_config(tmp_path / "data", devices=())) as c:
+        yield c

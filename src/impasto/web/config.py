@@ -9,6 +9,8 @@ from pathlib import Path
 
 MB = 1024 * 1024
 QUALITIES = ("fast", "balanced", "best")
+INSTANT = "instant"  # a shipped feed-forward model: one pass, about a second
+LOOPBACK_NAMES = ("localhost",)
 
 
 def default_data_dir() -> Path:
@@ -20,10 +22,24 @@ def default_data_dir() -> Path:
 @dataclass
 class WebConfig:
     data_dir: Path = field(default_factory=default_data_dir)
-    # Abuse limits: bytes per uploaded file, pixels per decoded image, jobs waiting at once.
+    # Abuse limits: bytes per uploaded file, pixels an uploaded image may announce, jobs waiting
+    # at once (in all, and per browser), images decoded at the same time.
     max_upload_bytes: int = 20 * MB
     max_pixels: int = 40_000_000
     max_queued: int = 500
+    max_waiting_per_client: int = 5
+    max_decodes: int = 2
+    # Who may talk to the server. Host names (not addresses, which cannot be DNS-rebound) a
+    # request may be addressed to; "*" accepts any. And an optional password for shared servers.
+    allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES
+    password: str | None = None
+    # A job the server died on this many times (a crash, the kernel's OOM killer) is failed
+    # instead of being queued again at the next start.
+    max_attempts: int = 3
+    # Finished jobs (and their images) older than this are deleted; 0 keeps them forever.
+    keep_days: float = 30.0
+    # How long stopping may wait for a worker to finish its current step before leaving.
+    stop_timeout: float = 5.0
     # Output long edge: what the page offers by default and the most any job may ask for.
     default_size: int = 512
     min_size: int = 64  # the network pools 4 times: much smaller and the deep layers vanish
@@ -46,6 +62,13 @@ class WebConfig:
         missing = [q for q in QUALITIES if q not in self.quality_iterations]
         if missing:
             raise ValueError(f"quality_iterations lacks {', '.join(missing)}")
+
+    @property
+    def max_decode_pixels(self) -> int:
+        """The most pixels an upload is ever decoded at. Nothing larger than twice the largest
+        output is kept, so more is only memory: JPEGs are decoded at a reduced scale to get
+        under this, other formats above it are refused."""
+        return min(self.max_pixels, (4 * self.max_size) ** 2)
 
     @property
     def max_request_bytes(self) -> int:

@@ -28,6 +28,11 @@ class JobFiles:
     def result(self) -> Path:
         return self.folder / "result.png"
 
+    @property
+    def init(self) -> Path:
+        """Where a refining job starts from: the instant painting it refines."""
+        return self.folder / "init.png"
+
 
 class FileArea:
     """The ``jobs/`` folder of the data directory."""

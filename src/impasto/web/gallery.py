@@ -40,3 +40,4 @@ PAINTINGS: tuple[Painting, ...] = (
 )
 
 BY_ID: dict[str, Painting] = {p.id: p for p in PAINTINGS}
+BY_FILE: dict[str, Painting] = {p.file: p for p in PAINTINGS}  # what a fast model records as its style

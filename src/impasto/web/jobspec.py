@@ -3,20 +3,27 @@
 The web exposes four plain-language controls instead of the engine's thirty knobs: style
 strength (a multiplier on beta), output size (long edge, clamped to the configured range),
 colour preservation and a quality level. Everything else stays at the engine's defaults, so a
-web job paints like ``impasto stylize`` with the same settings.
+web job paints like ``impasto stylize`` with the same settings. The quality ``instant`` is
+different: a shipped feed-forward model paints the photo in one pass (``instant.py``).
+
+Every check happens here, when the job is asked for, and says what is wrong in the page's
+words (never the command line's), so a job that is accepted can be painted.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from collections.abc import Collection
 from typing import Any
 
 from fastapi import HTTPException
 
 from ..errors import ImpastoError
+from ..losses import layer_stride
 from ..options import Options, option_names
-from .config import QUALITIES, WebConfig
+from .config import INSTANT, QUALITIES, WebConfig
+from .gallery import BY_ID
 
 MIN_STRENGTH, MAX_STRENGTH = 0.1, 10.0
 
@@ -28,9 +35,14 @@ class JobSpec:
     style_strength: float = 1.0
     size: int = 512
     preserve_color: bool = False
-    quality: str = "balanced"
-    style_id: str | None = None  # a bundled painting, or None for an uploaded style
+    quality: str = "balanced"  # or "instant"
+    style_id: str | None = None  # a bundled painting or instant style; None for an uploaded style
     requested_size: int | None = None  # what the client asked for, when it was clamped
+    refine_of: str | None = None  # the instant job whose painting this one starts from
+
+    @property
+    def instant(self) -> bool:
+        return self.quality == INSTANT
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,24 +53,70 @@ def engine_has_color() -> bool:
     return "color" in option_names()
 
 
-def check_spec(cfg: WebConfig, style_strength: float, size: int | None, preserve_color: bool,
-               quality: str, style_id: str | None) -> JobSpec:
-    """A JobSpec, or a 422 naming the bad field. Sizes are clamped, not refused."""
-    if not math.isfinite(style_strength) or not MIN_STRENGTH <= style_strength <= MAX_STRENGTH:
+def check_spec(cfg: WebConfig, style_strength: float | None, size: int | None, preserve_color: bool,
+               quality: str | None, style_id: str | None, has_style_file: bool,
+               instant_ids: Collection[str]) -> JobSpec:
+    """A JobSpec, or a 422 naming the bad field. Sizes are clamped, not refused.
+
+    ``style_id`` names a bundled painting or, with ``quality=instant``, an instant style; an
+    id that is only an instant style (``candy``) means ``instant`` when no quality is given.
+    """
+    if style_id and has_style_file:
+        raise HTTPException(422, "give either style_id or a style image, not both")
+    if not style_id and not has_style_file:
+        raise HTTPException(422, "a style is needed: give style_id or upload a style image")
+    if quality is None:
+        quality = INSTANT if style_id in instant_ids and style_id not in BY_ID else "balanced"
+    if quality == INSTANT:
+        if style_id not in instant_ids:
+            raise HTTPException(422, "instant styles are " + ", ".join(instant_ids) + "; an uploaded or "
+                                     "other style needs quality " + ", ".join(QUALITIES))
+        if style_strength not in (None, 1.0):
+            raise HTTPException(422, "style_strength does not apply to instant styles (their strength "
+                                     "is learned); leave it out")
+    elif quality not in QUALITIES:
+        raise HTTPException(422, f"quality must be one of {', '.join(QUALITIES)} or {INSTANT}, not {quality!r}")
+    elif style_id and style_id not in BY_ID:
+        if style_id in instant_ids:
+            raise HTTPException(422, f"{style_id} is an instant style: choose quality {INSTANT} (its "
+                                     "painting does not come with the app, so it cannot be optimised)")
+        raise HTTPException(422, f"unknown style_id {style_id!r}; choose {', '.join(BY_ID)} "
+                                 f"(or {', '.join(instant_ids)} with quality {INSTANT})")
+    strength = 1.0 if style_strength is None else style_strength
+    if not math.isfinite(strength) or not MIN_STRENGTH <= strength <= MAX_STRENGTH:
         raise HTTPException(422, f"style_strength must be between {MIN_STRENGTH:g} and {MAX_STRENGTH:g}, "
-                                 f"not {style_strength:g}")
-    if quality not in QUALITIES:
-        raise HTTPException(422, f"quality must be one of {', '.join(QUALITIES)}, not {quality!r}")
+                                 f"not {strength:g}")
     asked = cfg.default_size if size is None else size
     if asked < 1:
         raise HTTPException(422, f"size must be a positive number of pixels, not {asked}")
     clamped = max(cfg.min_size, min(cfg.max_size, asked))
-    return JobSpec(style_strength=float(style_strength), size=clamped, preserve_color=bool(preserve_color),
-                   quality=quality, style_id=style_id, requested_size=asked if asked != clamped else None)
+    return JobSpec(style_strength=float(strength), size=clamped, preserve_color=bool(preserve_color),
+                   quality=quality, style_id=style_id or None, requested_size=asked if asked != clamped else None)
 
 
-def to_options(spec: JobSpec, cfg: WebConfig, device: str) -> Options:
-    """The engine settings for a job on ``device``; optional engine features are used when present."""
+def min_short_edge(cfg: WebConfig, quality: str) -> int:
+    """The fewest pixels the painting's short side may have: the network's deepest layer must
+    still see one position, at the smallest scale of a multi-scale quality. Instant jobs are held
+    to the same rule, so they can be refined."""
+    o = Options().validated()
+    need = max(layer_stride(k) for k in o.content_layers + o.style_layers)
+    scales = cfg.quality_scales.get(quality, 1) if "scales" in option_names() else 1
+    return need * 2 ** (max(1, scales) - 1)
+
+
+def check_shape(what: str, width: int, height: int, spec: JobSpec, cfg: WebConfig) -> None:
+    """Refuse, with 422, a photo too narrow to paint at the job's size (a 2000x3 strip)."""
+    short = round(min(width, height) * spec.size / max(width, height))
+    need = min_short_edge(cfg, spec.quality)
+    if short < need:
+        raise HTTPException(422, f"the {what} image is {width}x{height}: too narrow to paint; at "
+                                 f"{spec.size} px its short side would be {short} px, and at least "
+                                 f"{need} px are needed (crop it, or choose a larger output size)")
+
+
+def to_options(spec: JobSpec, cfg: WebConfig, device: str, init: str | None = None) -> Options:
+    """The engine settings for a job on ``device``; optional engine features are used when
+    present. ``init``: an image to start from (a refined instant painting) instead of the photo."""
     base = Options()
     o = base.replace(
         style_weight=base.style_weight * spec.style_strength,
@@ -67,6 +125,8 @@ def to_options(spec: JobSpec, cfg: WebConfig, device: str) -> Options:
         max_pixels=max(cfg.max_pixels, base.max_pixels),
         device=device,
     )
+    if init is not None:
+        o = o.replace(init=init)
     names = set(option_names())
     if spec.preserve_color and "color" in names:
         o = o.replace(color="luminance")
@@ -82,4 +142,5 @@ def to_options(spec: JobSpec, cfg: WebConfig, device: str) -> Options:
 
 
 def total_steps(spec: JobSpec, cfg: WebConfig) -> int:
-    return cfg.quality_iterations[spec.quality]
+    """Steps the job is expected to take (one for an instant job's single pass)."""
+    return 1 if spec.instant else cfg.quality_iterations[spec.quality]

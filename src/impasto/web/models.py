@@ -15,8 +15,10 @@ class JobOptions(BaseModel):
     size: int = Field(description="Long edge of the result in pixels, after clamping")
     requested_size: int | None = Field(None, description="The size asked for, when it was clamped")
     preserve_color: bool = Field(description="Keep the photo's colours")
-    quality: str = Field(description="fast, balanced or best")
-    style_id: str | None = Field(None, description="Bundled painting, or null for an uploaded style")
+    quality: str = Field(description="fast, balanced, best, or instant (a shipped feed-forward model)")
+    style_id: str | None = Field(None, description="Bundled painting (or instant style), or null for an "
+                                                   "uploaded style")
+    refine_of: str | None = Field(None, description="The instant job this one refines, starting from its painting")
 
 
 class JobLinks(BaseModel):
@@ -28,11 +30,13 @@ class JobLinks(BaseModel):
     result: str
     download: str
     cancel: str
+    refine: str
 
 
 class JobOut(BaseModel):
     id: str = Field(description="Unguessable job id")
     state: str = Field(description="queued, running, done, failed or cancelled")
+    instant: bool = Field(description="Painted by an instant style (one pass of a shipped model)")
     created: float = Field(description="Unix time the job was queued")
     started: float | None = None
     finished: float | None = None
@@ -45,13 +49,19 @@ class JobOut(BaseModel):
     preview_version: int = Field(description="Goes up each time a new preview image is written")
     error: str | None = Field(None, description="Why the job failed")
     style_title: str = Field(description="The painting's title, or 'your style image'")
+    refinable: bool = Field(description="A finished instant job whose painting ships with the app: "
+                                        "POST .../refine optimises from it")
     options: JobOptions
     links: JobLinks
 
 
 class JobList(BaseModel):
     jobs: list[JobOut]
-    total: int = Field(description="All jobs in the history")
+    total: int = Field(description="All jobs in this browser's history")
+
+
+class Deleted(BaseModel):
+    deleted: int = Field(description="How many jobs (and their images) were deleted")
 
 
 class StyleOut(BaseModel):
@@ -61,6 +71,15 @@ class StyleOut(BaseModel):
     year: str
     credit: str
     image_url: str
+
+
+class InstantStyleOut(BaseModel):
+    id: str
+    title: str
+    credit: str
+    painting_id: str | None = Field(None, description="The bundled painting it learned from, used to "
+                                                      "refine its results (null: cannot be refined)")
+    preview_url: str = Field(description="A sample painted with this style (JPEG)")
 
 
 class QualityOut(BaseModel):
@@ -80,3 +99,6 @@ class Capabilities(BaseModel):
     color_in_engine: bool = Field(description="True when the engine preserves colour itself "
                                               "(else it is done after painting)")
     workers: int
+    max_waiting_per_client: int = Field(description="Unfinished jobs one browser may have at once")
+    password_required: bool = Field(description="The server needs a password (POST /api/login)")
+    authorised: bool = Field(description="This request carried the password, or none is needed")

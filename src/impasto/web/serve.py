@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import ImpastoError
-from .config import MB, WebConfig, default_data_dir
+from .config import LOOPBACK_NAMES, MB, WebConfig, default_data_dir
+
+PASSWORD_ENV = "IMPASTO_PASSWORD"
+ALL_INTERFACES = ("0.0.0.0", "::", "")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-megapixels", type=float, default=40, help="largest upload in megapixels (default 40)")
     p.add_argument("--max-size", type=int, default=1024,
                    help="largest output long edge in pixels; bigger requests are clamped (default 1024)")
+    p.add_argument("--password", default=None,
+                   help=f"ask every browser and API client for this password (shared servers); "
+                        f"or set ${PASSWORD_ENV}, which other users cannot see in the process list")
+    p.add_argument("--allow-host", action="append", dest="allow_hosts", default=[], metavar="NAME",
+                   help="a host name the server may be reached by (repeatable; IP addresses always "
+                        "work, localhost too, and this machine's name with --host 0.0.0.0); '*' for any")
+    p.add_argument("--max-waiting", type=int, default=5,
+                   help="unfinished jobs one browser may have at once (default 5)")
+    p.add_argument("--keep-days", type=float, default=30,
+                   help="delete finished jobs and their images after this many days; 0 keeps them (default 30)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -38,6 +54,13 @@ def config_from(args: argparse.Namespace) -> WebConfig:
         raise ImpastoError(f"--max-megapixels must be positive, not {args.max_megapixels:g}")
     if args.max_size < 32:
         raise ImpastoError(f"--max-size must be at least 32 pixels, not {args.max_size}")
+    if args.max_waiting < 1:
+        raise ImpastoError(f"--max-waiting must be at least 1, not {args.max_waiting}")
+    if not args.keep_days >= 0:
+        raise ImpastoError(f"--keep-days must be 0 or more, not {args.keep_days:g}")
+    password = args.password if args.password is not None else os.environ.get(PASSWORD_ENV)
+    if password is not None and not password.strip():
+        raise ImpastoError("--password must not be empty")
     cfg = WebConfig(
         max_upload_bytes=int(args.max_upload_mb * MB),
         max_pixels=int(args.max_megapixels * 1e6),
@@ -45,10 +68,44 @@ def config_from(args: argparse.Namespace) -> WebConfig:
         min_size=min(64, args.max_size),
         default_size=min(512, args.max_size),
         devices=tuple(args.devices or ("auto",)),
+        max_waiting_per_client=args.max_waiting,
+        keep_days=args.keep_days,
+        password=password,
+        allowed_hosts=host_names(args.host, args.allow_hosts),
     )
     if args.data_dir is not None:
         cfg.data_dir = args.data_dir
     return cfg
+
+
+def host_names(host: str, extra: list[str]) -> tuple[str, ...]:
+    """The names the server answers to (addresses always work): localhost, the --allow-host
+    names, and, listening on every interface, this machine's own names."""
+    names = [*LOOPBACK_NAMES, *extra]
+    from .access import is_address
+
+    if host in ALL_INTERFACES:
+        names += [socket.gethostname(), socket.getfqdn()]
+    elif not is_address(host):
+        names.append(host)
+    return tuple(dict.fromkeys(n.lower() for n in names if n))
+
+
+def make_server(app: Any, host: str, port: int, log_level: str = "warning") -> Any:
+    """A uvicorn server that, the moment it is told to stop, ends the event streams and has the
+    workers put their jobs back (``begin_shutdown``) instead of waiting for the streams to end,
+    which would otherwise last as long as the queue."""
+    import uvicorn
+
+    from .app import begin_shutdown
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            begin_shutdown(app)
+            await super().shutdown(sockets)
+
+    return Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, backlog=256,
+                                 timeout_graceful_shutdown=3))
 
 
 def every_device() -> tuple[str, ...]:
@@ -61,7 +118,7 @@ def every_device() -> tuple[str, ...]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401
 
         from .app import create_app
     except ImportError as e:
@@ -82,8 +139,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"impasto: serving on http://{shown}:{args.port}/ (data in {cfg.data_dir}); Ctrl-C to stop",
           file=sys.stderr)
+    if args.host in ALL_INTERFACES and cfg.password is None:
+        print("impasto: note: anyone who can reach this machine can use the app; --password limits it "
+              "to people who know the password", file=sys.stderr)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        make_server(app, args.host, args.port).run()
     except OSError as e:
         raise ImpastoError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
     return 0

@@ -2,7 +2,13 @@
 
 Every change is a single SQL statement or transaction, so a crash leaves each job either before
 or after a change, never half-way; ``recover`` puts the jobs a dead server was running back in
-the queue in their original order. Queue order is the ``seq`` column (insertion order).
+the queue in their original order, unless the server has died on them ``max_attempts`` times.
+Queue order is the ``seq`` column (insertion order), per lane: ``paint`` jobs (the optimisation)
+and ``instant`` jobs (a shipped feed-forward model, about a second) are taken by different
+workers, so an instant job never waits behind a long painting.
+
+Every job belongs to the browser that made it: ``owner`` is a hash of that browser's token
+(``access.py``), and every read or change a user can make is filtered by it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Any
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
+LANES = ("paint", "instant")
+_FINISHED_SQL = "('done', 'failed', 'cancelled')"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -34,10 +42,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     preview_version INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    lane TEXT NOT NULL DEFAULT 'paint'
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
 """
+# Columns added since the first release, for tables made before them (jobs without an owner
+# are shown to nobody: no browser can prove it made them).
+_ADDED = {"owner": "TEXT", "lane": "TEXT NOT NULL DEFAULT 'paint'"}
+_INDEXES = "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, seq);"
 
 
 @dataclass
@@ -59,6 +73,8 @@ class Job:
     error: str | None
     cancel_requested: bool
     attempts: int
+    owner: str | None
+    lane: str
 
     @property
     def is_finished(self) -> bool:
@@ -86,6 +102,11 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
+            for name, kind in _ADDED.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+            self._db.executescript(_INDEXES)
 
     def close(self) -> None:
         with self._lock:
@@ -101,44 +122,61 @@ class JobStore:
             return self._db.execute(sql, args).rowcount
 
     # -- creating and reading -------------------------------------------------------------
-    def add(self, job_id: str, params: dict[str, Any], total: int) -> Job:
-        self._exec("INSERT INTO jobs (id, state, created, params, total) VALUES (?, 'queued', ?, ?, ?)",
-                   (job_id, time.time(), json.dumps(params), total))
+    def add(self, job_id: str, params: dict[str, Any], total: int, owner: str, lane: str = "paint") -> Job:
+        assert lane in LANES
+        self._exec("INSERT INTO jobs (id, state, created, params, total, owner, lane) "
+                   "VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+                   (job_id, time.time(), json.dumps(params), total, owner, lane))
         job = self.get(job_id)
         assert job is not None
         return job
 
-    def get(self, job_id: str) -> Job | None:
-        return self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    def get(self, job_id: str, owner: str | None = None) -> Job | None:
+        """The job; with ``owner``, only if that browser made it (else None, as if unknown)."""
+        job = self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if job is None or (owner is not None and job.owner != owner):
+            return None
+        return job
 
-    def list(self, limit: int = 50, offset: int = 0) -> list[Job]:
-        """Newest first: the page's history."""
+    def list(self, owner: str, limit: int = 50, offset: int = 0) -> list[Job]:
+        """Newest first: one browser's history."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT ? OFFSET ?",
-                                    (limit, offset)).fetchall()
+            rows = self._db.execute("SELECT * FROM jobs WHERE owner = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
+                                    (owner, limit, offset)).fetchall()
         return [_job(r) for r in rows]
 
-    def count(self, state: str | None = None) -> int:
+    def count(self, state: str | None = None, owner: str | None = None) -> int:
+        """Jobs in ``state`` (any when None), of ``owner`` (everyone's when None)."""
+        sql, args = "SELECT COUNT(*) FROM jobs WHERE 1", []
+        if state is not None:
+            sql, args = sql + " AND state = ?", args + [state]
+        if owner is not None:
+            sql, args = sql + " AND owner = ?", args + [owner]
         with self._lock:
-            if state is None:
-                return self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
-            return self._db.execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (state,)).fetchone()[0]
+            return self._db.execute(sql, args).fetchone()[0]
+
+    def waiting(self, owner: str) -> int:
+        """A browser's jobs that are not finished yet (queued or running)."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM jobs WHERE owner = ? AND state IN "
+                                    "('queued', 'running')", (owner,)).fetchone()[0]
 
     def jobs_ahead(self, job: Job) -> int:
-        """How many jobs will start or finish before this queued one starts."""
+        """How many jobs will start or finish before this queued one starts (in its lane)."""
         with self._lock:
             return self._db.execute(
-                "SELECT COUNT(*) FROM jobs WHERE (state = 'queued' AND seq < ?) OR state = 'running'",
-                (job.seq,)).fetchone()[0]
+                "SELECT COUNT(*) FROM jobs WHERE lane = ? AND ((state = 'queued' AND seq < ?) "
+                "OR state = 'running')", (job.lane, job.seq)).fetchone()[0]
 
     # -- the worker's side ----------------------------------------------------------------
-    def claim_next(self) -> Job | None:
-        """Mark the oldest queued job running and return it; None when the queue is empty."""
+    def claim_next(self, lane: str = "paint") -> Job | None:
+        """Mark the lane's oldest queued job running and return it; None when there is none."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute(
-                    "SELECT seq FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1").fetchone()
+                    "SELECT seq FROM jobs WHERE state = 'queued' AND lane = ? ORDER BY seq LIMIT 1",
+                    (lane,)).fetchone()
                 if row is None:
                     self._db.execute("COMMIT")
                     return None
@@ -166,6 +204,12 @@ class JobStore:
         self._exec("UPDATE jobs SET state = ?, finished = ?, error = ?, eta = NULL WHERE id = ?",
                    (state, time.time(), error, job_id))
 
+    def requeue(self, job_id: str) -> None:
+        """The server is stopping: put a running job back in its place in the queue. This
+        attempt does not count towards ``max_attempts`` (the job did not kill the server)."""
+        self._exec("UPDATE jobs SET state = 'queued', started = NULL, step = 0, eta = NULL, "
+                   "attempts = MAX(0, attempts - 1) WHERE id = ? AND state = 'running'", (job_id,))
+
     def cancel_requested(self, job_id: str) -> bool:
         with self._lock:
             row = self._db.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -183,14 +227,43 @@ class JobStore:
             self._db.execute("COMMIT")
         return self.get(job_id)
 
+    def delete(self, job_id: str, owner: str) -> bool:
+        """Forget one of ``owner``'s jobs unless it is running (a queued one is simply dropped).
+        False when there is no such job or it is running."""
+        return self._exec("DELETE FROM jobs WHERE id = ? AND owner = ? AND state != 'running'",
+                          (job_id, owner)) > 0
+
+    def delete_finished(self, owner: str | None = None, before: float | None = None) -> list[str]:
+        """Forget finished jobs, of ``owner`` (everyone's when None), finished before ``before``
+        (any time when None); returns their ids so their files can go too."""
+        sql, args = f"FROM jobs WHERE state IN {_FINISHED_SQL}", []
+        if owner is not None:
+            sql, args = sql + " AND owner = ?", args + [owner]
+        if before is not None:
+            sql, args = sql + " AND finished < ?", args + [before]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            ids = [r[0] for r in self._db.execute("SELECT id " + sql, args)]
+            self._db.execute("DELETE " + sql, args)
+            self._db.execute("COMMIT")
+        return ids
+
     # -- start-up -------------------------------------------------------------------------
-    def recover(self) -> int:
+    def recover(self, max_attempts: int = 3) -> int:
         """After a crash: running jobs go back to the queue (keeping their place), unless the
-        user had asked to cancel them. Returns how many were queued again."""
+        user had asked to cancel them or the server has now died ``max_attempts`` times while
+        running them (a job that kills the server would otherwise do so at every start).
+        Returns how many were queued again."""
+        now = time.time()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("UPDATE jobs SET state = 'cancelled', finished = ? "
-                             "WHERE state = 'running' AND cancel_requested = 1", (time.time(),))
+                             "WHERE state = 'running' AND cancel_requested = 1", (now,))
+            self._db.execute(
+                "UPDATE jobs SET state = 'failed', finished = ?, eta = NULL, error = ? "
+                "WHERE state = 'running' AND attempts >= ?",
+                (now, f"the server crashed {max_attempts} times while painting this job (perhaps out of "
+                      "memory), so it is not tried again; a smaller output size may work", max_attempts))
             n = self._db.execute("UPDATE jobs SET state = 'queued', started = NULL, step = 0, eta = NULL "
                                  "WHERE state = 'running'").rowcount
             self._db.execute("COMMIT")

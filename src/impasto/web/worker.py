@@ -1,10 +1,16 @@
-"""The painters: one thread per device, each taking the oldest queued job and running it
-through the same engine as the CLI (:class:`impasto.transfer.Run`).
+"""The painters: threads that each take the oldest queued job of their lane and run it.
 
-Each worker loads VGG once and reuses it. While a job runs the worker writes its progress
-(step, losses, ETA) to the job table and, a few times a second at most, a small preview JPEG;
-it checks for a cancel request between steps. A server that stops mid-job leaves the job
-marked running, and the next start puts it back in the queue (``JobStore.recover``).
+``paint`` workers, one per device, run the optimisation through the same engine as the CLI
+(:class:`impasto.transfer.Run`, built in :meth:`Worker._engine_run` only); each loads VGG once
+and reuses it. While a job runs the worker writes its progress (step, losses, ETA) to the job
+table and, a few times a second at most, a small preview JPEG; it checks for a cancel request
+between steps. One ``instant`` worker paints instant jobs with the shipped feed-forward models
+(about a second each), so they never wait behind a long optimisation.
+
+Stopping the server sets ``stop``: each worker leaves its job at the next step and puts it back
+in its place in the queue, so a stop takes a step, not a queue. A server that dies mid-job
+leaves it marked running, and the next start queues it again (``JobStore.recover``), at most
+``max_attempts`` times.
 """
 
 from __future__ import annotations
@@ -16,15 +22,18 @@ from pathlib import Path
 
 from PIL import Image
 
+from .. import fast
+from ..devices import resolve_device
 from ..errors import ImpastoError
-from ..images import save_image
+from ..images import fit_long_edge, load_image, save_image
 from ..network import Network, load_network
 from ..options import Options
 from ..transfer import Run
 from .colour import keep_content_colours
 from .config import WebConfig
-from .files import FileArea
+from .files import FileArea, JobFiles
 from .gallery import BY_ID
+from .instant import InstantStyle, paint_instant
 from .jobspec import JobSpec, engine_has_color, to_options
 from .store import Job, JobStore
 
@@ -46,20 +55,23 @@ def shared_network(o: Options) -> Network:
 
 
 class _Stopped(Exception):
-    """The server is shutting down: leave the job for the next start."""
+    """The server is shutting down: put the job back in the queue for the next start."""
 
 
 class Worker(threading.Thread):
-    def __init__(self, store: JobStore, files: FileArea, cfg: WebConfig, device: str,
-                 wake: threading.Event, stop: threading.Event) -> None:
-        super().__init__(name=f"impasto-worker-{device}", daemon=True)
-        self.store, self.files, self.cfg, self.device = store, files, cfg, device
+    def __init__(self, store: JobStore, files: FileArea, cfg: WebConfig, device: str, lane: str,
+                 instant: dict[str, InstantStyle], wake: threading.Event, stop: threading.Event) -> None:
+        super().__init__(name=f"impasto-{lane}-{device}", daemon=True)
+        self.store, self.files, self.cfg, self.device, self.lane = store, files, cfg, device, lane
+        self.instant = instant
         self.wake, self.stop = wake, stop
+        self.current: str | None = None  # the job in hand, for WorkerPool.stop
+        self._models: dict[str, fast.FastModel] = {}
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                job = self.store.claim_next()
+                job = self.store.claim_next(self.lane)
             except Exception:  # e.g. a full disk: keep the worker alive and try again
                 log.exception("cannot read the job table")
                 self.stop.wait(2.0)
@@ -68,10 +80,14 @@ class Worker(threading.Thread):
                 self.wake.wait(0.5)
                 self.wake.clear()
                 continue
+            self.current = job.id
             try:
                 self.run_job(job)
             except _Stopped:
+                self.store.requeue(job.id)
                 return
+            finally:
+                self.current = None
 
     def _network(self, o: Options) -> Network:
         return shared_network(o)
@@ -79,7 +95,7 @@ class Worker(threading.Thread):
     def run_job(self, job: Job) -> None:
         """Run one claimed job to done, failed or cancelled (or raise _Stopped)."""
         try:
-            state, error = self._paint(job)
+            state, error = self._paint_instant(job) if job.lane == "instant" else self._paint(job)
         except _Stopped:
             raise
         except ImpastoError as e:
@@ -101,21 +117,30 @@ class Worker(threading.Thread):
             state, error = "failed", "internal error while painting (see the server log)"
         self.store.finish(job.id, state, error)
 
+    def _engine_run(self, spec: JobSpec, files: JobFiles, style: Path) -> Run:
+        """The one call into the engine: the job's options, then a run to iterate."""
+        init = str(files.init) if spec.refine_of and files.init.is_file() else None
+        options = to_options(spec, self.cfg, self.device, init)
+        return Run(files.content, style, options, network=self._network(options))
+
+    def _check(self, job: Job) -> bool:
+        """Between steps: raise _Stopped when the server stops; True when the user cancelled."""
+        if self.stop.is_set():
+            raise _Stopped
+        return self.store.cancel_requested(job.id)
+
     def _paint(self, job: Job) -> tuple[str, str | None]:
         spec = JobSpec(**job.params)
         files = self.files.for_job(job.id)
-        options = to_options(spec, self.cfg, self.device)
         if spec.style_id and spec.style_id not in BY_ID:
             raise ImpastoError(f"the bundled style {spec.style_id!r} is no longer available")
         style = BY_ID[spec.style_id].path if spec.style_id else files.style
-        run = Run(files.content, style, options, network=self._network(options))
-        total = options.iterations
+        run = self._engine_run(spec, files, style)
+        total = getattr(run, "total_steps", run.options.iterations)
         first = last_preview = None
         losses: dict[str, float] | None = None
         for step in run:
-            if self.stop.is_set():
-                raise _Stopped
-            if self.store.cancel_requested(job.id):
+            if self._check(job):
                 return "cancelled", None
             now = time.monotonic()
             if first is None:
@@ -135,10 +160,31 @@ class Worker(threading.Thread):
         result = run.best_image()
         if spec.preserve_color and not engine_has_color():
             result = keep_content_colours(result, run.content_image)
+        self._finish(job, files, result, run.steps_done, losses)
+        return "done", None
+
+    def _paint_instant(self, job: Job) -> tuple[str, str | None]:
+        spec = JobSpec(**job.params)
+        files = self.files.for_job(job.id)
+        if self._check(job):
+            return "cancelled", None
+        style = self.instant.get(spec.style_id or "")
+        if style is None:
+            raise ImpastoError(f"the instant style {spec.style_id!r} is no longer available")
+        if style.id not in self._models:
+            self._models[style.id] = fast.load_model(style.path, resolve_device(self.device))
+        content = fit_long_edge(load_image(files.content), spec.size)
+        result = paint_instant(self._models[style.id], content)
+        if spec.preserve_color:
+            result = keep_content_colours(result, content)
+        self._finish(job, files, result, 1, None)
+        return "done", None
+
+    def _finish(self, job: Job, files: JobFiles, result: Image.Image, steps: int,
+                losses: dict[str, float] | None) -> None:
         save_image(result, files.result)
         self._write_preview(result, files.preview)
-        self.store.progress(job.id, run.steps_done, run.steps_done, losses, 0.0, True)
-        return "done", None
+        self.store.progress(job.id, steps, steps, losses, 0.0, True)
 
     def _write_preview(self, img: Image.Image, path: Path) -> None:
         edge = self.cfg.preview_edge
@@ -151,10 +197,16 @@ class Worker(threading.Thread):
 class WorkerPool:
     """The workers of one server: started with the app, stopped with it."""
 
-    def __init__(self, store: JobStore, files: FileArea, cfg: WebConfig) -> None:
+    def __init__(self, store: JobStore, files: FileArea, cfg: WebConfig,
+                 instant: dict[str, InstantStyle]) -> None:
+        self.store, self.cfg = store, cfg
         self.wake = threading.Event()
         self.stop_event = threading.Event()
-        self.workers = [Worker(store, files, cfg, d, self.wake, self.stop_event) for d in cfg.devices]
+        lanes = [(d, "paint") for d in cfg.devices]
+        if cfg.devices and instant:
+            lanes.append((cfg.devices[0], "instant"))
+        self.workers = [Worker(store, files, cfg, d, lane, instant, self.wake, self.stop_event)
+                        for d, lane in lanes]
 
     def start(self) -> None:
         for w in self.workers:
@@ -164,8 +216,21 @@ class WorkerPool:
         """A job was queued: wake an idle worker now rather than at its next poll."""
         self.wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def begin_stop(self) -> None:
+        """Tell every worker to leave its job at the next step (returns at once)."""
         self.stop_event.set()
         self.wake.set()
+
+    def stop(self) -> None:
+        """Stop the workers, waiting ``cfg.stop_timeout`` at most: a worker still inside one
+        long step then has its job put back in the queue here, and is left to die with the
+        process (its thread is a daemon)."""
+        self.begin_stop()
+        deadline = time.monotonic() + self.cfg.stop_timeout
         for w in self.workers:
-            w.join(timeout)
+            if w.is_alive():
+                w.join(max(0.0, deadline - time.monotonic()))
+        for w in self.workers:
+            if w.is_alive() and w.current is not None:
+                log.warning("job %s is still in a step; queued again for the next start", w.current)
+                self.store.requeue(w.current)
