@@ -1,9 +1,12 @@
 """The real page in headless Chromium: upload a photo, choose a painting, submit, watch the
 progress and the live image, get the result; a screenshot is saved for people to look at.
 
+Also: the phone layout (390x844), the banner when the server goes away and its recovery, history
+paging and deleting, instant styles and refining them, and the password page.
+
 Needs Debian's ``chromium`` (``apt-get install -y chromium``) and Playwright for Python; the
-test is skipped, saying which is missing, when either is absent. Playwright's own browser
-downloads are never used.
+tests are skipped, saying which is missing, when either is absent, except in CI (``CI=true``),
+where that is a failure: CI must run them. Playwright's own browser downloads are never used.
 """
 
 from __future__ import annotations
@@ -38,12 +41,21 @@ WATCH_PROGRESS = """() => {
 }"""
 
 
+def _missing(why: str) -> None:
+    """Skip on a developer's machine; fail in CI, which must run the browser tests."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{why}: CI must run the browser tests", pytrace=False)
+    pytest.skip(why)
+
+
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
-                                                                "(pip install playwright)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _missing("Playwright for Python is not installed (pip install playwright)")
     if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+        _missing(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
@@ -196,4 +208,169 @@ def test_queue_position_and_cancel(browser, server, tmp_path):
     # the history list refreshes on its own timer: wait for it to show the cancellation
     page.locator("#history li:first-child .badge", has_text="cancelled").wait_for()
     assert page.locator("#history .badge").first.inner_text() == "cancelled"
+    page.close()
+
+
+# -- the phone -------------------------------------------------------------------------------------
+def no_sideways_scroll(page) -> None:
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+
+
+def test_on_a_phone_nothing_runs_off_the_screen_and_the_job_comes_into_view(browser, server, tmp_path):
+    photo_path = tmp_path / "photo.png"
+    photo_path.write_bytes(encode(photo((64, 48)), "PNG"))
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(server.url + "/")
+    page.locator("#instant-gallery .style-card").first.wait_for()
+    no_sideways_scroll(page)
+    page.set_input_files("#content-input", str(photo_path))
+    page.check("#quality input[value='fast']")
+    # The button at the bottom of the screen, as a thumb reaches it: the job card is out of sight.
+    page.evaluate("() => document.getElementById('submit').scrollIntoView({block: 'end'})")
+    assert page.evaluate("() => document.getElementById('job').getBoundingClientRect().top") > 800
+    page.click("#submit")
+    # After "Paint it" the job card scrolls up into view: its status and progress bar on the screen.
+    page.wait_for_function("() => ['status', 'progress-bar'].every(id => {"
+                           " const r = document.getElementById(id).getBoundingClientRect();"
+                           " return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight; })")
+    page.locator("#result-image").wait_for(state="visible", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('result-image').naturalWidth > 0")
+    page.locator("#history li").first.wait_for()
+    no_sideways_scroll(page)
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "web_phone.png"), full_page=True)
+    page.close()
+
+
+# -- the connection --------------------------------------------------------------------------------
+def test_the_page_says_when_the_server_is_gone_and_recovers(browser, tmp_path):
+    photo_path = tmp_path / "photo.png"
+    photo_path.write_bytes(encode(photo((64, 48)), "PNG"))
+    cfg = fast_config(tmp_path / "data", devices=())  # the job stays queued: a stable state to show
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    with LiveServer(cfg) as first:
+        page.goto(first.url + "/")
+        page.locator("#style-gallery .style-card").first.wait_for()
+        page.set_input_files("#content-input", str(photo_path))
+        page.click("#submit")
+        page.locator("#status", has_text="Next in the queue").wait_for()
+        assert page.locator("#connection").is_hidden()
+        port = first.port
+    # The server stopped: the page says the connection is lost and that it is retrying.
+    banner = page.locator("#connection")
+    banner.wait_for(state="visible", timeout=15_000)
+    assert banner.inner_text() == "Lost the connection to the server. Retrying…"
+    assert page.locator("#status").inner_text() == "Connection lost: retrying…"
+    page.wait_for_timeout(2000)  # a few retries fail: it keeps saying so
+    assert banner.is_visible()
+    # Back on the same port and data: the page finds it again by itself.
+    with LiveServer(cfg, port=port):
+        banner.wait_for(state="hidden", timeout=15_000)
+        page.locator("#status", has_text="Next in the queue").wait_for()
+        assert page.locator("#history li").count() == 1
+    page.close()
+
+
+# -- history ---------------------------------------------------------------------------------------
+def test_history_pages_and_deletes(browser, tmp_path):
+    import httpx
+
+    cfg = fast_config(tmp_path / "data", devices=(), max_waiting_per_client=100)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    with LiveServer(cfg) as server:
+        page.goto(server.url + "/")
+        page.locator("#style-gallery .style-card").first.wait_for()
+        assert page.locator("#history-empty").is_visible()
+        # 30 jobs made by this browser (its cookie), 5 of them cancelled.
+        cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+        png = encode(photo((40, 30)))
+        with httpx.Client(base_url=server.url, cookies=cookies) as c:
+            ids = [c.post("/api/jobs", files={"content": ("p.png", png, "image/png")},
+                          data={"style_id": "shipwreck"}).json()["id"] for _ in range(30)]
+            for job_id in ids[:5]:
+                c.post(f"/api/jobs/{job_id}/cancel")
+        page.reload()
+        page.locator("#history li").first.wait_for()
+        assert page.locator("#history li").count() == 24
+        assert page.locator("#history-count").inner_text() == "· 30"
+        page.click("#history-more")
+        page.locator("#history li:nth-child(30)").wait_for()
+        assert page.locator("#history-more").is_hidden()
+
+        # Delete one (the newest), then every finished one.
+        newest = page.locator("#history li").first
+        assert newest.get_attribute("data-id") == ids[-1]
+        newest.locator("button.delete").click()
+        page.locator("#history-count", has_text="· 29").wait_for()
+        assert ids[-1] not in [li.get_attribute("data-id") for li in page.locator("#history li").all()]
+        page.click("#history-clear")
+        page.locator("#history-count", has_text="· 24").wait_for()
+        assert "cancelled" not in page.locator("#history").inner_text()
+        with httpx.Client(base_url=server.url, cookies=cookies) as c:
+            assert c.get("/api/jobs").json()["total"] == 24
+    page.close()
+
+
+# -- instant styles --------------------------------------------------------------------------------
+def test_an_instant_style_then_refining_it(browser, server, tmp_path):
+    photo_path = tmp_path / "photo.png"
+    photo_path.write_bytes(encode(photo((64, 48)), "PNG"))
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(server.url + "/")
+    cards = page.locator("#instant-gallery .style-card")
+    cards.first.wait_for()
+    assert sorted(cards.evaluate_all("cs => cs.map(c => c.dataset.id)")) == ["candy", "mosaic", "starry_night",
+                                                                              "the_scream"]
+    page.wait_for_function("() => [...document.querySelectorAll('#instant-gallery img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)")  # every preview shows
+    page.set_input_files("#content-input", str(photo_path))
+    page.click("#instant-gallery .style-card[data-id='starry_night']")
+    assert page.get_attribute("#instant-gallery .style-card[data-id='starry_night']", "aria-checked") == "true"
+    assert page.get_attribute("#style-gallery .style-card[data-id='starry_night']", "aria-checked") == "false"
+    assert page.locator("#strength").is_disabled() and page.locator("#instant-note").is_visible()
+    page.click("#submit")
+    page.locator("#result-image").wait_for(state="visible", timeout=60_000)
+    assert re.fullmatch(r"painted in \d+(\.\d)? s", page.locator("#progress-text").inner_text())
+    assert page.locator("#result-style-caption").inner_text() == "The Starry Night (instant)"
+
+    # Refine it with the optimisation (the quality chosen in the form: fast, 10 steps here).
+    page.check("#quality input[value='fast']")
+    assert page.locator("#refine").is_visible()
+    page.click("#refine")
+    page.locator("#status[data-state='running']").wait_for(timeout=60_000)
+    page.locator("#progress-text", has_text="of 10").wait_for(timeout=60_000)
+    page.locator("#status", has_text="Done").wait_for(timeout=60_000)
+    assert page.locator("#result-style-caption").inner_text() == "The Starry Night"
+    assert page.locator("#refine").is_hidden()
+    assert page.locator("#history li").count() == 2
+
+    # Candy's painting does not ship: it paints, but offers no refining.
+    page.click("#instant-gallery .style-card[data-id='candy']")
+    page.click("#submit")
+    page.locator("#result-style-caption", has_text="Candy (instant)").wait_for(timeout=60_000)
+    assert page.locator("#refine").is_hidden()
+    page.click("#style-gallery .style-card[data-id='shipwreck']")
+    assert not page.locator("#strength").is_disabled()
+    page.close()
+
+
+# -- the password ----------------------------------------------------------------------------------
+def test_a_server_with_a_password_asks_for_it(browser, tmp_path):
+    cfg = fast_config(tmp_path / "data", devices=(), password="open sesame")
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    with LiveServer(cfg) as server:
+        page.goto(server.url + "/")
+        page.locator("#login").wait_for(state="visible")
+        assert page.locator("#main").is_hidden()
+        page.fill("#password", "guess")
+        page.click("#login-submit")
+        page.locator("#login-error", has_text="That is not the password.").wait_for()
+        page.fill("#password", "open sesame")
+        page.click("#login-submit")
+        page.locator("#style-gallery .style-card").first.wait_for()
+        assert page.locator("#login").is_hidden()
+        page.reload()  # remembered (a cookie)
+        page.locator("#style-gallery .style-card").first.wait_for()
+        assert page.locator("#login").is_hidden()
     page.close()

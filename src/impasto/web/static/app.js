@@ -3,21 +3,42 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const HISTORY_PAGE = 24;
+const RETRY_MS = 1500;
 const state = {
   caps: null,
   styles: [],
+  instantStyles: [],
   contentFile: null,
-  styleId: null,     // a bundled painting ...
+  styleId: null,     // a bundled painting or an instant style ...
+  instant: false,    // ... (which of the two) ...
   styleFile: null,   // ... or an uploaded style image
   jobId: null,
+  job: null,
   events: null,
+  historyShown: HISTORY_PAGE,
+  offline: false,
+  started: false,
 };
 
+class ServerError extends Error {
+  constructor(message, status) { super(message); this.status = status; }
+}
+
+// Every call to the server goes through here: a network failure means the connection is lost
+// (the page says so and retries), a 401 that the server wants its password.
 async function api(path, options) {
-  const response = await fetch(path, options);
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (e) {
+    connectionLost();
+    throw new ServerError("Lost the connection to the server.", 0);
+  }
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (response.status === 401 && !path.startsWith("/api/login")) showLogin();
   if (!response.ok) {
-    throw new Error((body && body.detail) || `the server answered ${response.status}`);
+    throw new ServerError((body && body.detail) || `the server answered ${response.status}`, response.status);
   }
   return body;
 }
@@ -26,6 +47,60 @@ function showError(message) {
   const box = $("form-error");
   box.textContent = message || "";
   box.hidden = !message;
+}
+
+// -- the connection ----------------------------------------------------------------------------
+function connectionLost() {
+  if (state.offline) return;
+  state.offline = true;
+  $("connection").hidden = false;
+  if (state.events) { state.events.close(); state.events = null; }
+  if (state.job && !isFinished(state.job)) {
+    $("status").textContent = "Connection lost: retrying…";
+    $("status").dataset.state = "offline";
+  }
+  setTimeout(probe, RETRY_MS);
+}
+
+async function probe() {
+  try {
+    const r = await fetch("/api/capabilities", { cache: "no-store" });
+    if (!r.ok) throw new Error(String(r.status));
+  } catch (e) {
+    setTimeout(probe, RETRY_MS);
+    return;
+  }
+  state.offline = false;
+  $("connection").hidden = true;
+  if (!state.started) { start(); return; }
+  refreshHistory();
+  if (state.jobId) {
+    try { follow(await api(`/api/jobs/${state.jobId}`)); } catch (e) { /* shown by api() */ }
+  }
+}
+
+// -- the password ------------------------------------------------------------------------------
+function showLogin() {
+  $("login").hidden = false;
+  $("main").hidden = true;
+  $("password").focus();
+}
+
+async function login(event) {
+  event.preventDefault();
+  const form = new FormData();
+  form.append("password", $("password").value);
+  $("login-error").hidden = true;
+  try {
+    await api("/api/login", { method: "POST", body: form });
+  } catch (e) {
+    $("login-error").textContent = e.status === 401 ? "That is not the password." : e.message;
+    $("login-error").hidden = false;
+    return;
+  }
+  $("login").hidden = true;
+  $("main").hidden = false;
+  start();
 }
 
 // -- choosing images ---------------------------------------------------------------------------
@@ -44,12 +119,18 @@ function setContent(file) {
   showError("");
 }
 
-function selectStyle(id) {
+function selectStyle(id, instant = false) {
   state.styleId = id;
+  state.instant = !!id && instant;
   for (const card of document.querySelectorAll(".style-card")) {
-    const chosen = id ? card.dataset.id === id : card.id === "style-upload-card" && !!state.styleFile;
+    const chosen = id ? card.dataset.id === id && card.dataset.instant === String(state.instant)
+                      : card.id === "style-upload-card" && !!state.styleFile;
     card.setAttribute("aria-checked", chosen ? "true" : "false");
   }
+  // An instant style has its strength built in and is painted in one pass.
+  $("strength").disabled = state.instant;
+  $("strength-control").classList.toggle("off", state.instant);
+  $("instant-note").hidden = !state.instant;
   showError("");
 }
 
@@ -77,33 +158,47 @@ function dropTarget(element, onFile) {
   });
 }
 
+function styleCard(id, instant, imageUrl, title, subtitle, tooltip) {
+  const card = document.createElement("button");
+  card.type = "button";
+  card.className = "style-card" + (instant ? " instant" : "");
+  card.dataset.id = id;
+  card.dataset.instant = String(instant);
+  card.setAttribute("role", "radio");
+  card.setAttribute("aria-checked", "false");
+  card.title = tooltip;
+  const img = document.createElement("img");
+  img.src = imageUrl;
+  img.alt = title;
+  img.loading = "lazy";
+  const caption = document.createElement("span");
+  caption.className = "caption";
+  caption.textContent = title;
+  const small = document.createElement("small");
+  small.textContent = subtitle;
+  caption.append(small);
+  card.append(img, caption);
+  card.addEventListener("click", () => selectStyle(id, instant));
+  return card;
+}
+
 function buildGallery() {
   const gallery = $("style-gallery");
   const upload = $("style-upload-card");
   const credits = [];
   for (const s of state.styles) {
-    const card = document.createElement("button");
-    card.type = "button";
-    card.className = "style-card";
-    card.dataset.id = s.id;
-    card.setAttribute("role", "radio");
-    card.setAttribute("aria-checked", "false");
-    card.title = `${s.title}, ${s.artist} (${s.year}). ${s.credit}`;
-    const img = document.createElement("img");
-    img.src = s.image_url;
-    img.alt = s.title;
-    const caption = document.createElement("span");
-    caption.className = "caption";
-    caption.textContent = s.title;
-    const who = document.createElement("small");
-    who.textContent = `${s.artist}, ${s.year}`;
-    caption.append(who);
-    card.append(img, caption);
-    card.addEventListener("click", () => selectStyle(s.id));
-    gallery.insertBefore(card, upload);
+    gallery.insertBefore(styleCard(s.id, false, s.image_url, s.title, `${s.artist}, ${s.year}`,
+                                   `${s.title}, ${s.artist} (${s.year}). ${s.credit}`), upload);
     credits.push(`${s.title} (${s.artist}, ${s.year}): ${s.credit}`);
   }
   $("credits").textContent = credits.join(" · ");
+  const instant = $("instant-gallery");
+  for (const s of state.instantStyles) {
+    instant.append(styleCard(s.id, true, s.preview_url, s.title, "instant · about 1 s",
+                             `${s.title}: a trained network paints it in one pass (the picture is its ` +
+                             `sample, The Shipwreck). ${s.credit}`));
+  }
+  instant.hidden = $("instant-heading").hidden = !state.instantStyles.length;
   if (state.styles.length) selectStyle(state.styles[0].id);
 }
 
@@ -143,6 +238,10 @@ function buildControls() {
   update();
 }
 
+function chosenQuality() {
+  return document.querySelector("#quality input:checked")?.value || "balanced";
+}
+
 // -- submitting and following a job ----------------------------------------------------------
 async function submit(event) {
   event.preventDefault();
@@ -152,21 +251,45 @@ async function submit(event) {
   form.append("content", state.contentFile);
   if (state.styleId) form.append("style_id", state.styleId);
   else form.append("style", state.styleFile);
-  form.append("style_strength", String(strength()));
+  if (state.instant) {
+    form.append("quality", "instant");
+  } else {
+    form.append("style_strength", String(strength()));
+    form.append("quality", chosenQuality());
+  }
   form.append("size", $("size").value);
   form.append("preserve_color", $("preserve-color").checked ? "true" : "false");
-  form.append("quality", document.querySelector("#quality input:checked")?.value || "balanced");
-  const button = $("submit");
+  await startJob("/api/jobs", form, $("submit"), showError);
+}
+
+async function refine() {
+  if (!state.jobId) return;
+  const form = new FormData();
+  form.append("quality", chosenQuality());
+  await startJob(`/api/jobs/${state.jobId}/refine`, form, $("refine"),
+                 (message) => { $("progress-text").textContent = message; });
+}
+
+async function startJob(path, form, button, onError) {
   button.disabled = true;
-  showError("");
+  onError("");
   try {
-    const job = await api("/api/jobs", { method: "POST", body: form });
+    const job = await api(path, { method: "POST", body: form });
     follow(job);
+    revealJob();
     refreshHistory();
   } catch (e) {
-    showError(e.message);
+    onError(e.message);
   } finally {
     button.disabled = false;
+  }
+}
+
+// On a phone the job card is below the form: bring it into view, or nothing seems to happen.
+function revealJob() {
+  const box = $("job").getBoundingClientRect();
+  if (box.top < 0 || box.top > window.innerHeight * 0.6) {
+    $("job").scrollIntoView({ behavior: "smooth", block: "start" });
   }
 }
 
@@ -176,7 +299,10 @@ function seconds(s) {
   return `about ${Math.round(s / 60)} min left`;
 }
 
+const isFinished = (job) => ["done", "failed", "cancelled"].includes(job.state);
+
 function render(job) {
+  state.job = job;
   $("job-empty").hidden = true;
   $("job-view").hidden = false;
   const pct = Math.round(job.progress * 100);
@@ -189,11 +315,15 @@ function render(job) {
     status = job.jobs_ahead ? `Waiting in the queue: ${job.jobs_ahead} job${job.jobs_ahead === 1 ? "" : "s"} ahead of yours`
                             : "Next in the queue";
   } else if (job.state === "running") {
-    status = job.step ? "Painting…" : "Getting the brushes ready…";
-    detail = `step ${job.step} of ${job.total}` + (job.eta_seconds != null ? ` · ${seconds(job.eta_seconds)}` : "");
+    status = job.step || job.instant ? "Painting…" : "Getting the brushes ready…";
+    if (!job.instant) {
+      detail = `step ${job.step} of ${job.total}` + (job.eta_seconds != null ? ` · ${seconds(job.eta_seconds)}` : "");
+    }
   } else if (job.state === "done") {
     status = "Done";
-    detail = `${job.step} steps in ${Math.round(job.finished - job.started)} s`;
+    const took = Math.max(0, job.finished - job.started);
+    detail = job.instant ? `painted in ${took < 10 ? took.toFixed(1) : Math.round(took)} s`
+                         : `${job.step} steps in ${Math.round(took)} s`;
   } else if (job.state === "failed") {
     status = `Failed: ${job.error || "unknown error"}`;
   } else {
@@ -210,7 +340,8 @@ function render(job) {
   const done = job.state === "done";
   $("result").hidden = !done;
   $("download").hidden = !done;
-  $("cancel").hidden = job.state !== "queued" && job.state !== "running";
+  $("refine").hidden = !job.refinable;
+  $("cancel").hidden = isFinished(job);
   if (done) {
     $("result-content").src = job.links.content;
     $("result-style").src = job.links.style;
@@ -222,13 +353,16 @@ function render(job) {
 
 function follow(job) {
   if (state.events) state.events.close();
+  state.events = null;
   state.jobId = job.id;
   localStorage.setItem("impasto.job", job.id);
   const live = $("live-image");
-  live.removeAttribute("src");
-  live.dataset.job = "";
+  if (live.dataset.job !== job.id) {
+    live.removeAttribute("src");
+    live.dataset.job = "";
+  }
   render(job);
-  if (["done", "failed", "cancelled"].includes(job.state)) return;
+  if (isFinished(job)) return;
   const events = new EventSource(job.links.events);
   state.events = events;
   events.addEventListener("progress", (e) => {
@@ -237,8 +371,22 @@ function follow(job) {
   });
   events.addEventListener("end", () => {
     events.close();
+    if (state.events === events) state.events = null;
     refreshHistory();
   });
+  // The stream broke (the server stopped, or the network went): say so and retry ourselves.
+  events.addEventListener("error", () => {
+    if (state.events === events && events.readyState !== EventSource.OPEN) connectionLost();
+  });
+}
+
+function forget() {
+  if (state.events) state.events.close();
+  state.events = null;
+  state.jobId = state.job = null;
+  localStorage.removeItem("impasto.job");
+  $("job-view").hidden = true;
+  $("job-empty").hidden = false;
 }
 
 async function cancel() {
@@ -254,17 +402,22 @@ async function cancel() {
 async function refreshHistory() {
   let list;
   try {
-    list = await api("/api/jobs?limit=48");
+    list = await api(`/api/jobs?limit=${state.historyShown}`);
   } catch (e) {
     return;
   }
   const ul = $("history");
   ul.replaceChildren();
   $("history-empty").hidden = list.jobs.length > 0;
+  $("history-count").textContent = list.total ? `· ${list.total}` : "";
+  $("history-more").hidden = list.jobs.length >= list.total;
+  $("history-clear").hidden = !list.jobs.some(isFinished);
   for (const job of list.jobs) {
     const li = document.createElement("li");
+    li.dataset.id = job.id;
     const button = document.createElement("button");
     button.type = "button";
+    button.className = "open";
     const img = document.createElement("img");
     img.alt = "";
     img.loading = "lazy";
@@ -275,38 +428,78 @@ async function refreshHistory() {
     when.textContent = new Date(job.created * 1000).toLocaleString([], { month: "short", day: "numeric", hour: "numeric", minute: "2-digit", hour12: false });
     const badge = document.createElement("span");
     badge.className = `badge ${job.state}`;
-    badge.textContent = job.state;
+    badge.textContent = job.instant && job.state === "done" ? "instant" : job.state;
     meta.append(when, badge);
     button.append(img, meta);
     button.title = job.style_title;
-    button.addEventListener("click", () => follow(job));
+    button.addEventListener("click", () => { follow(job); revealJob(); });
     li.append(button);
+    if (job.state !== "running") {
+      const del = document.createElement("button");
+      del.type = "button";
+      del.className = "delete";
+      del.textContent = "×";
+      del.title = "Delete this painting";
+      del.setAttribute("aria-label", "Delete this painting");
+      del.addEventListener("click", () => deleteJob(job.id));
+      li.append(del);
+    }
     ul.append(li);
   }
+}
+
+async function deleteJob(id) {
+  try {
+    await api(`/api/jobs/${id}`, { method: "DELETE" });
+  } catch (e) {
+    if (e.status !== 404) return;
+  }
+  if (id === state.jobId) forget();
+  refreshHistory();
+}
+
+async function clearHistory() {
+  try {
+    await api("/api/jobs", { method: "DELETE" });
+  } catch (e) {
+    return;
+  }
+  if (state.job && isFinished(state.job)) forget();
+  state.historyShown = HISTORY_PAGE;
+  refreshHistory();
 }
 
 // -- start -------------------------------------------------------------------------------------
 async function start() {
   try {
-    [state.caps, state.styles] = await Promise.all([api("/api/capabilities"), api("/api/styles")]);
+    state.caps = await api("/api/capabilities");
+    if (state.caps.password_required && !state.caps.authorised) return showLogin();
+    [state.styles, state.instantStyles] = await Promise.all([api("/api/styles"), api("/api/instant-styles")]);
   } catch (e) {
-    showError(`Cannot reach the impasto server: ${e.message}`);
+    if (e.status !== 0 && e.status !== 401) showError(`Cannot reach the impasto server: ${e.message}`);
     return;
   }
+  state.started = true;
   buildControls();
   buildGallery();
+  await refreshHistory();
+  const last = localStorage.getItem("impasto.job");
+  if (last) {
+    try { follow(await api(`/api/jobs/${last}`)); } catch (e) { if (e.status === 404) localStorage.removeItem("impasto.job"); }
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
   $("content-input").addEventListener("change", (e) => setContent(e.target.files[0]));
   $("style-input").addEventListener("change", (e) => setStyleFile(e.target.files[0]));
   $("style-upload-card").addEventListener("click", () => { if (state.styleFile) selectStyle(null); });
   dropTarget($("content-drop"), setContent);
   dropTarget($("style-upload-card"), setStyleFile);
   $("job-form").addEventListener("submit", submit);
+  $("login").addEventListener("submit", login);
   $("cancel").addEventListener("click", cancel);
-  await refreshHistory();
-  const last = localStorage.getItem("impasto.job");
-  if (last) {
-    try { follow(await api(`/api/jobs/${last}`)); } catch (e) { localStorage.removeItem("impasto.job"); }
-  }
-}
-
-document.addEventListener("DOMContentLoaded", start);
+  $("refine").addEventListener("click", refine);
+  $("history-more").addEventListener("click", () => { state.historyShown += HISTORY_PAGE; refreshHistory(); });
+  $("history-clear").addEventListener("click", clearHistory);
+  start();
+});
