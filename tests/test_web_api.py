@@ -6,12 +6,10 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import struct
 import subprocess
 import sys
 import time
 import warnings
-import zlib
 
 import pytest
 
@@ -23,7 +21,6 @@ from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from impasto.cli import main as cli_main  # noqa: E402
-from impasto.web import create_app  # noqa: E402
 from impasto.web.gallery import BY_ID  # noqa: E402
 
 from .web_helpers import (api_client, bomb_png, client, encode, fast_config, free_port, idle, photo,  # noqa: E402,F401
