@@ -14,10 +14,10 @@ from impasto.cli import main
 from impasto.errors import ImpastoError
 from impasto.fast import (TrainOptions, TransformerNet, NetSize, export_onnx, flicker, load_model,
                           run_onnx, stylize_image, stylize_video, train)
-from impasto.fast.flicker import Smoother
+from impasto.fast.temporal import Smoother
 from impasto.fast.loss import PerceptualLoss
 from impasto.fast.model import model_record, save_model, shipped_models
-from impasto.images import to_tensor
+from impasto.images.io import to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(batch=2, crop=32, style_size=48, lr=3e-4, width=8, blocks=1, preview_every=0,

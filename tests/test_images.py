@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from impasto import ImpastoError
-from impasto.images import fit_long_edge, load_image, save_image
+from impasto.images.io import fit_long_edge, load_image, save_image
 
 
 def test_modes_become_rgb_and_alpha_goes_on_white(tmp_path):

@@ -27,7 +27,7 @@ from .. import __version__
 from .config import QUALITIES, WebConfig
 from .files import FileArea
 from .gallery import BY_ID, PAINTINGS
-from .jobspec import MAX_STRENGTH, MIN_STRENGTH, check_spec, engine_has_color
+from .jobspec import MAX_STRENGTH, MIN_STRENGTH, check_spec, to_options, total_steps
 from .limits import BodyLimit, SecurityHeaders
 from .models import Capabilities, JobList, JobOut, Problem, QualityOut, StyleOut
 from .store import Job, JobStore
@@ -129,7 +129,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         return Capabilities(
             max_upload_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, min_size=cfg.min_size,
             max_size=cfg.max_size, default_size=cfg.default_size, min_strength=MIN_STRENGTH,
-            max_strength=MAX_STRENGTH, workers=len(cfg.devices), color_in_engine=engine_has_color(),
+            max_strength=MAX_STRENGTH, workers=len(cfg.devices), color_in_engine=True,
             qualities=[QualityOut(id=q, iterations=cfg.quality_iterations[q]) for q in QUALITIES])
 
     # -- jobs -----------------------------------------------------------------------------------
@@ -173,7 +173,8 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
             await run_in_threadpool(store_image, content_img, job_files.content, keep)
             if style_img is not None:
                 await run_in_threadpool(store_image, style_img, job_files.style, keep)
-            job = store.add(job_id, spec.as_dict(), cfg.quality_iterations[spec.quality])
+            engine = to_options(spec, cfg, "auto")
+            job = store.add(job_id, {**spec.as_dict(), "engine": engine.record()}, total_steps(engine))
         except BaseException:
             files.remove(job_id)
             raise

@@ -2,8 +2,9 @@
 
 The web exposes four plain-language controls instead of the engine's thirty knobs: style
 strength (a multiplier on beta), output size (long edge, clamped to the configured range),
-colour preservation and a quality level. Everything else stays at the engine's defaults, so a
-web job paints like ``impasto stylize`` with the same settings.
+colour preservation and a quality level (steps, and for "best" two sizes coarse to fine).
+Everything else stays at the engine's defaults, so a web job paints like ``impasto stylize``
+with the same settings; the resolved options are stored with the job and shown by the API.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from fastapi import HTTPException
 
 from ..errors import ImpastoError
-from ..options import Options, option_names
+from ..options import Options, Resolved, resolve
 from .config import QUALITIES, WebConfig
 
 MIN_STRENGTH, MAX_STRENGTH = 0.1, 10.0
@@ -36,11 +37,6 @@ class JobSpec:
         return asdict(self)
 
 
-def engine_has_color() -> bool:
-    """Whether the engine does colour preservation itself (issue 4's ``color`` option)."""
-    return "color" in option_names()
-
-
 def check_spec(cfg: WebConfig, style_strength: float, size: int | None, preserve_color: bool,
                quality: str, style_id: str | None) -> JobSpec:
     """A JobSpec, or a 422 naming the bad field. Sizes are clamped, not refused."""
@@ -57,29 +53,28 @@ def check_spec(cfg: WebConfig, style_strength: float, size: int | None, preserve
                    quality=quality, style_id=style_id, requested_size=asked if asked != clamped else None)
 
 
-def to_options(spec: JobSpec, cfg: WebConfig, device: str) -> Options:
-    """The engine settings for a job on ``device``; optional engine features are used when present."""
+def to_options(spec: JobSpec, cfg: WebConfig, device: str) -> Resolved:
+    """The engine settings for a job on ``device``: the engine's defaults with the page's four
+    controls applied, resolved once (the same door as ``impasto stylize``)."""
     base = Options()
-    o = base.replace(
+    typed: dict[str, object] = dict(
         style_weight=base.style_weight * spec.style_strength,
         max_long_edge=spec.size,
         iterations=cfg.quality_iterations[spec.quality],
         max_pixels=max(cfg.max_pixels, base.max_pixels),
         device=device,
     )
-    names = set(option_names())
-    if spec.preserve_color and "color" in names:
-        o = o.replace(color="luminance")
+    if spec.preserve_color:
+        typed["color"] = "luminance"
     scales = cfg.quality_scales.get(spec.quality, 1)
-    if scales > 1 and "scales" in names:
-        for form in ((scales,), scales):  # (N,) = N sizes coarse to fine; older drafts took N
-            try:
-                o = o.replace(scales=form).validated()
-                break
-            except (ImpastoError, TypeError, ValueError):
-                continue  # not a form this engine takes: run single-scale
-    return o.validated()
+    if scales > 1:
+        typed["scales"] = (scales,)  # N sizes, coarse to fine
+    try:
+        return resolve(**typed)
+    except ImpastoError as e:
+        raise HTTPException(422, str(e)) from None
 
 
-def total_steps(spec: JobSpec, cfg: WebConfig) -> int:
-    return cfg.quality_iterations[spec.quality]
+def total_steps(o: Resolved) -> int:
+    """Optimiser steps over all of a job's sizes."""
+    return sum(o.size_iterations)

@@ -16,7 +16,7 @@ from fastapi import HTTPException, UploadFile
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImpastoError
-from ..images import load_image, save_image
+from ..images.io import load_image, save_image
 
 # Formats a browser can produce; the others Pillow knows (EPS via Ghostscript, ...) stay off.
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")

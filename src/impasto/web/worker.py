@@ -1,5 +1,5 @@
 """The painters: one thread per device, each taking the oldest queued job and running it
-through the same engine as the CLI (:class:`impasto.transfer.Run`).
+through the same door as the CLI (:func:`impasto.engine.prepare`).
 
 Each worker loads VGG once and reuses it. While a job runs the worker writes its progress
 (step, losses, ETA) to the job table and, a few times a second at most, a small preview JPEG;
@@ -16,16 +16,15 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..engine import prepare
 from ..errors import ImpastoError
-from ..images import save_image
-from ..network import Network, load_network
-from ..options import Options
-from ..transfer import Run
-from .colour import keep_content_colours
+from ..features.network import Network, load_network
+from ..images.io import save_image
+from ..options import Resolved
 from .config import WebConfig
 from .files import FileArea
 from .gallery import BY_ID
-from .jobspec import JobSpec, engine_has_color, to_options
+from .jobspec import JobSpec, to_options
 from .store import Job, JobStore
 
 log = logging.getLogger("impasto.web")
@@ -35,7 +34,7 @@ _NETWORKS: dict[tuple, Network] = {}
 _NETWORKS_LOCK = threading.Lock()
 
 
-def shared_network(o: Options) -> Network:
+def shared_network(o: Resolved) -> Network:
     """VGG for these options, loaded once per process (its weights are never changed by a run,
     so the workers and successive app instances can share it)."""
     key = (o.arch, o.weights, o.preprocess, o.pooling, o.device)
@@ -73,7 +72,7 @@ class Worker(threading.Thread):
             except _Stopped:
                 return
 
-    def _network(self, o: Options) -> Network:
+    def _network(self, o: Resolved) -> Network:
         return shared_network(o)
 
     def run_job(self, job: Job) -> None:
@@ -102,14 +101,14 @@ class Worker(threading.Thread):
         self.store.finish(job.id, state, error)
 
     def _paint(self, job: Job) -> tuple[str, str | None]:
-        spec = JobSpec(**job.params)
+        spec = JobSpec(**{k: v for k, v in job.params.items() if k != "engine"})
         files = self.files.for_job(job.id)
         options = to_options(spec, self.cfg, self.device)
         if spec.style_id and spec.style_id not in BY_ID:
             raise ImpastoError(f"the bundled style {spec.style_id!r} is no longer available")
         style = BY_ID[spec.style_id].path if spec.style_id else files.style
-        run = Run(files.content, style, options, network=self._network(options))
-        total = options.iterations
+        run = prepare(files.content, style, options, network=self._network(options))
+        total = run.total_steps
         first = last_preview = None
         losses: dict[str, float] | None = None
         for step in run:
@@ -133,8 +132,6 @@ class Worker(threading.Thread):
             if pause > 0:
                 self.stop.wait(pause)
         result = run.best_image()
-        if spec.preserve_color and not engine_has_color():
-            result = keep_content_colours(result, run.content_image)
         save_image(result, files.result)
         self._write_preview(result, files.preview)
         self.store.progress(job.id, run.steps_done, run.steps_done, losses, 0.0, True)
