@@ -311,3 +311,36 @@ def test_cli_mask_scales_and_grid(imgs, tmp_path, capsys):
                "--max-long-edge", "24", "--iterations", "1", "--ratios", "1e-3",
                "--style-layers", "relu1_1,relu2_1"])
     assert rc == 0 and (tmp_path / "g.jpg").exists()
+
+
+# -- the other style losses, through every path ------------------------------------------------------
+@pytest.mark.parametrize("loss", ["w2", "sliced"])
+def test_other_style_losses_agree_across_memory_modes(net, imgs, loss):
+    def loss_and_grad(**kw):
+        run = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, init="noise", precision="fp32",
+                      style_loss=loss, **kw).run
+        x = run.x0.clone().requires_grad_(True)
+        total, parts = run.loss(x)  # the first evaluation: the same random directions in every mode
+        total.backward()
+        return parts, x.grad
+
+    p0, g0 = loss_and_grad(memory="full")
+    for mode in ("checkpoint", "tiled"):
+        p1, g1 = loss_and_grad(memory=mode, tile=1024)
+        assert torch.allclose(p0, p1, rtol=1e-4), mode
+        assert torch.allclose(g0, g1, rtol=1e-3, atol=1e-3 * g0.abs().max()), mode
+
+
+@pytest.mark.parametrize("loss", ["w2", "sliced"])
+def test_other_style_losses_with_blend_masks_tiles_and_scales(net, imgs, loss):
+    a, b = imgs["stripes"], imgs["blobs"]
+    cases = [dict(style_blend=(0.7, 0.3)), dict(masks=(imgs["left"], imgs["right"])),
+             dict(masks=(imgs["left"], imgs["right"]), memory="tiled", tile=64, max_long_edge=96),
+             dict(scales=(2,))]
+    for extra in cases:
+        kw = {"max_long_edge": 64, "iterations": 8, **extra}
+        run = prepare(imgs["content"], [a, b], network=net, style_loss=loss, **kw)
+        styles = [s.losses["style"] for s in run]
+        assert len(styles) == run.total_steps and all(v == v for v in styles), extra
+        assert min(styles[-3:]) < styles[0], extra  # the style term falls
+        assert max(run.best_image().size) == kw["max_long_edge"]

@@ -200,6 +200,22 @@ def test_shipped_styles_load():
     assert out.size == (21, 13)
 
 
+@pytest.mark.parametrize("name", ["starry_night", "the_scream", "mosaic", "candy"])
+def test_shipped_styles_paint(name, content_path):
+    """Each shipped model really paints: the photo changes a lot, and not into a flat colour
+    (a zeroed or collapsed model would pass a mere load test)."""
+    model = load_model(name)
+    assert all(float(p.abs().sum()) > 0 for p in model.net.parameters())
+    photo = Image.open(content_path).convert("RGB").resize((96, 72))
+    out = to_tensor(stylize_image(model, photo, precision="fp32"))
+    src = to_tensor(photo)
+    assert float((out - src).abs().mean()) > 0.05  # it is not the photo
+    assert float(out.std((2, 3)).mean()) > 0.05  # nor one colour
+    # and the photo's layout survives: its brightness pattern still correlates with the painting's
+    corr = torch.corrcoef(torch.stack([out.mean(1).flatten(), src.mean(1).flatten()]))[0, 1]
+    assert float(corr) > 0.2
+
+
 def test_cli_train_writes_model_and_previews(tmp_path, photos, style_path, capsys):
     out = tmp_path / "cli.pt"
     argv = ["train", str(style_path), "--photos", str(photos), "-o", str(out), "--steps", "2", "--batch", "1",

@@ -21,6 +21,7 @@ import torch
 
 from ..errors import ImpastoError
 from .painting import ModelLike, as_model
+from .temporal import FlickerMeter, Smoother
 from .transformer import paint
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm"}
@@ -91,8 +92,6 @@ def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.P
                   measure: bool = False, batch: int = 4, precision: str = "auto") -> VideoStats:
     """Paint every frame of ``src`` into ``dst``, keeping frame rate and audio; see module doc."""
     import imageio_ffmpeg
-
-    from .temporal import FlickerMeter, Smoother
 
     src, dst = Path(src), Path(dst)
     if dst.suffix.lower() not in VIDEO_SUFFIXES:

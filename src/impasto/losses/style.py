@@ -27,9 +27,10 @@ Three losses:
             moments of it.
 
 ``w2`` and ``sliced`` are divided by the channel count and multiplied by a constant measured
-so that, at the default weights, they pull as hard as the Gram loss on a photo and a painting
-(``SCALE``: Tuebingen and the Starry Night at 256 px, BENCHMARKS.md): one ``--style-weight``
-means about the same with each loss.
+so that, at the photo (the default start), their gradient is as strong as the Gram loss's
+(``SCALE``: the geometric mean over two photos and four paintings at 256 px, within a factor
+of 1.6 either way; ``docs/losses/calibrate.py``): one ``--style-weight`` means about the same
+with each loss.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from .terms import fp32_matmul, positions
@@ -161,7 +163,8 @@ class W2Loss:
     """W2^2 between N(mu, S) and N(mu_t, S_t): |mu - mu_t|^2 + tr S + tr S_t - 2 tr (S_t^1/2 S S_t^1/2)^1/2."""
 
     name = "w2"
-    SCALE = 1.0
+    SCALE = 1.6e4
+    RIDGE = 1e-2  # added to both covariances, times the painting's mean variance (see compare)
 
     def begin(self, generator: torch.Generator) -> None:
         """Nothing random in the W2 loss."""
@@ -174,7 +177,9 @@ class W2Loss:
         mean = sum(s1[0] / n * (w / total) for (s1, _, n), w in parts)
         second = sum(s2[0] / n * (w / total) for (_, s2, n), w in parts)
         cov = second - torch.outer(mean, mean)
-        return mean, cov, _sqrtm(cov)
+        ridge = self.RIDGE * cov.diagonal().mean().clamp_min(1e-12)
+        cov = cov + ridge * torch.eye(cov.shape[-1], device=cov.device)
+        return mean, cov, _sqrtm(cov), ridge
 
     def stat(self, f: torch.Tensor, m: torch.Tensor | None) -> Stat:
         """(sum of m f, sum of m f f^T, sum of m) per image."""
@@ -188,10 +193,12 @@ class W2Loss:
 
     def compare(self, stat: Stat, target: tuple[torch.Tensor, ...]) -> torch.Tensor:
         s1, s2, n = stat
-        mean_t, cov_t, root_t = target
+        mean_t, cov_t, root_t, ridge = target
         n = n.clamp_min(1e-6)
         mean = s1 / n
-        cov = s2 / n - mean.unsqueeze(-1) * mean.unsqueeze(-2)
+        # The ridge keeps the distance smooth where a covariance is singular (a small feature map
+        # has fewer positions than channels), where W2's gradient would be unbounded.
+        cov = s2 / n - mean.unsqueeze(-1) * mean.unsqueeze(-2) + ridge * torch.eye(s2.shape[-1], device=s2.device)
         with fp32_matmul(cov.device):
             inner = root_t @ cov @ root_t
         inner = (inner + inner.transpose(-1, -2)) / 2
@@ -207,7 +214,7 @@ class SlicedLoss:
     """Mean over random directions of the 1D W2^2 between the projected features' distributions."""
 
     name = "sliced"
-    SCALE = 1.0
+    SCALE = 1.2e7
 
     def __init__(self) -> None:
         self.directions: dict[int, torch.Tensor] = {}  # per channel count, for this evaluation
@@ -227,9 +234,9 @@ class SlicedLoss:
         """The painting's feature vectors themselves, (1, HW, C)."""
         return (positions(f).float(),)
 
-    def target(self, parts: Sequence[tuple[Stat, float]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def target(self, parts: Sequence[tuple[Stat, float]]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Pooled samples (a fixed random subset past SAMPLE_CAP per painting), each weighted so
-        every painting carries its share of the blend."""
+        every painting carries its share of the blend (weights None: one painting, all equal)."""
         total = float(sum(w for _, w in parts))
         xs = []
         for (x,), _ in parts:
@@ -238,35 +245,79 @@ class SlicedLoss:
                 keep = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))[:SAMPLE_CAP]
                 x = x[keep.to(x.device)]
             xs.append(x)
+        if len(xs) == 1:
+            return xs[0], None
         ws = [torch.full((x.shape[0],), w / total / x.shape[0], device=x.device) for x, ((_,), w) in zip(xs, parts)]
         return torch.cat(xs), torch.cat(ws)
 
     def stat(self, f: torch.Tensor, m: torch.Tensor | None) -> Stat:
-        """The features projected on this evaluation's directions, (B, HW, D), and their weights."""
+        """The features projected on this evaluation's directions, (B, HW, D), and with a mask
+        its weight at each position."""
         x, w = _weighted_positions(f, m)
         with fp32_matmul(f.device):
             p = x @ self._dirs(x.shape[-1], x.device)
-        return p, w[..., 0].expand(x.shape[0], -1)
+        return (p,) if m is None else (p, w[..., 0].expand(x.shape[0], -1))
 
     def merge(self, stats: Sequence[Stat]) -> Stat:
         return tuple(torch.cat(parts, dim=1) for parts in zip(*stats))
 
-    def compare(self, stat: Stat, target: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        p, w = stat
+    def compare(self, stat: Stat, target: tuple[torch.Tensor, torch.Tensor | None]) -> torch.Tensor:
+        """Sorted projections against the painting's at the same quantiles (its sorted values,
+        linearly interpolated when the two sample counts differ)."""
+        p, w = stat[0], (stat[1] if len(stat) > 1 else None)
         samples, weights = target
         with fp32_matmul(p.device):
             t = (samples @ self._dirs(samples.shape[-1], samples.device)).T  # (D, K)
-        t_sorted, order = t.sort(dim=-1)
-        t_mid = weights[order].cumsum(-1) - weights[order] / 2  # each target sample's quantile
-        ps, idx = p.transpose(1, 2).sort(dim=-1)  # (B, D, N)
-        wn = w / w.sum(-1, keepdim=True).clamp_min(1e-12)
-        ws = wn.unsqueeze(1).expand_as(ps).gather(-1, idx)
-        q = _interp(ws.cumsum(-1) - ws / 2, t_mid, t_sorted)  # the painting's value at each quantile
-        per_dir = (ws * (ps - q.detach()).pow(2)).sum(-1)
+        k, n = t.shape[-1], p.shape[1]
+        if weights is None:
+            t_sorted = _sort(t, order=False)[0]
+            t_mid = (torch.arange(k, device=t.device) + 0.5) / k
+        else:
+            t_sorted, order = _sort(t)
+            t_mid = weights[order].cumsum(-1) - weights[order] / 2  # each target sample's quantile
+        if w is None:
+            ps = _sort(p.transpose(1, 2))[0]  # (B, D, N), every position weighing 1/N
+            if weights is None:  # both sides equally weighted: a fixed resampling of the sorted values
+                q = t_sorted if k == n else _resample(t_sorted, n)
+            else:
+                u = ((torch.arange(n, device=p.device) + 0.5) / n).expand(*ps.shape)
+                q = _interp(u, t_mid, t_sorted)
+            per_dir = (ps - q.detach()).pow(2).mean(-1)
+        else:
+            ps, idx = _sort(p.transpose(1, 2))
+            wn = w / w.sum(-1, keepdim=True).clamp_min(1e-12)
+            ws = wn.unsqueeze(1).expand_as(ps).gather(-1, idx)
+            q = _interp(ws.cumsum(-1) - ws / 2, t_mid.expand(t_sorted.shape), t_sorted)
+            per_dir = (ws * (ps - q.detach()).pow(2)).sum(-1)
         return per_dir.mean() / p.shape[-1] * self.SCALE
 
     def value(self, f: torch.Tensor, target: Any, m: torch.Tensor | None = None) -> torch.Tensor:
         return self.compare(self.stat(f, m), target)
+
+
+def _sort(x: torch.Tensor, order: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Sorted along the last axis, differentiably, and the order (``order=False``: values only,
+    no gradient). On the CPU through NumPy, 3-15x faster than torch.sort there, which dominated
+    the sliced loss's step time."""
+    if x.device.type != "cpu":
+        return torch.sort(x, dim=-1) if order else (torch.sort(x.detach(), dim=-1).values, None)
+    a = x.detach().contiguous().numpy()
+    if not order:
+        return torch.from_numpy(np.sort(a, axis=-1)), None
+    idx = torch.from_numpy(np.argsort(a, axis=-1))
+    return torch.take_along_dim(x, idx, dim=-1), idx
+
+
+def _resample(v: torch.Tensor, n: int) -> torch.Tensor:
+    """Sorted samples (D, K) read at the quantiles (i + 1/2) / n, i < n: linear between the
+    samples' own quantiles (j + 1/2) / K, constant beyond the first and last."""
+    k = v.shape[-1]
+    if k == 1:
+        return v.expand(-1, n)
+    u = ((torch.arange(n, device=v.device) + 0.5) * (k / n) - 0.5).clamp(0, k - 1)
+    lo = u.floor().long().clamp(max=k - 2)
+    frac = u - lo
+    return v[:, lo] * (1 - frac) + v[:, lo + 1] * frac
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,8 @@ the /docs page built from it) describes every field."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -17,6 +19,8 @@ class JobOptions(BaseModel):
     preserve_color: bool = Field(description="Keep the photo's colours")
     quality: str = Field(description="fast, balanced or best")
     style_id: str | None = Field(None, description="Bundled painting, or null for an uploaded style")
+    engine: dict[str, Any] | None = Field(None, description="The engine options the job runs with, resolved "
+                                                           "(as `impasto stylize` would; device 'auto')")
 
 
 class JobLinks(BaseModel):
