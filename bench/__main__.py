@@ -84,17 +84,17 @@ def cmd_floor(a: argparse.Namespace) -> None:
     """Time of one impasto step against the VGG forward+backward alone (the floor)."""
     import torch
 
-    from impasto import Run
-    from impasto.devices import precision_context, resolve_precision
+    from impasto import prepare
+    from impasto.features.devices import precision_context, resolve_precision
 
     if a.device == "cpu":
         torch.set_num_threads(a.threads)
     rows = {}
     for size in a.sizes:
-        run = Run(CONTENT, STYLE, max_long_edge=size, iterations=a.steps + 3, device=a.device,
-                  precision=a.precision, **MATCHED)
+        run = prepare(CONTENT, STYLE, max_long_edge=size, iterations=a.steps + 3, device=a.device,
+                      precision=a.precision, **MATCHED).run
         sync = torch.cuda.synchronize if run.device.type == "cuda" else (lambda: None)
-        layers = run.layers
+        layers = run.options.layers
         x = run.x0.detach().clone().requires_grad_(True)
 
         grads: list = []
@@ -276,8 +276,8 @@ def cmd_startup(a: argparse.Namespace) -> None:
     code = (
         "import time; t0=time.perf_counter(); import torch; t1=time.perf_counter();"
         "torch.set_num_threads(2);"
-        "from impasto import Run;"
-        f"run=Run(r'{CONTENT}', r'{STYLE}', max_long_edge={a.size}, iterations=1, device='{a.device}');"
+        "from impasto import prepare;"
+        f"run=prepare(r'{CONTENT}', r'{STYLE}', max_long_edge={a.size}, iterations=1, device='{a.device}');"
         "next(iter(run)); t2=time.perf_counter(); print(t1-t0, t2-t1)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # warms the cache

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from impasto.devices import resolve_precision
+from impasto.features.devices import resolve_precision
 from impasto.fast import NetSize, TransformerNet, export_onnx, load_model, paint, run_onnx
-from impasto.fast.flicker import FlickerMeter, Smoother
+from impasto.fast.temporal import FlickerMeter, Smoother
 from impasto.fast.model import model_record, save_model
-from impasto.images import fit_long_edge, load_image, to_tensor
+from impasto.images.io import fit_long_edge, load_image, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -114,21 +114,21 @@ def _losses(t: torch.Tensor) -> dict[str, float]:
 def engine_baseline(style_path: Path, photo: Path, side: int, style_scale: float, iterations: int,
                     cache: Path | None) -> dict:
     """The optimisation engine's default run on ``photo`` (cached: it is the slow part)."""
-    from impasto.transfer import Run
+    from impasto import prepare
 
     key = f"{style_path.name}|{photo.name}|{side}|{style_scale}|{iterations}|{resolve_precision(torch.device('cpu'), 'auto')}"
     known = json.loads(cache.read_text()) if cache and cache.is_file() else {}
     if key in known:
         return known[key]
     img = fit_long_edge(load_image(photo), side)
-    run = Run(img, style_path, max_long_edge=side, style_scale=style_scale, iterations=iterations)
+    run = prepare(img, style_path, max_long_edge=side, style_scale=style_scale, iterations=iterations)
     t = time.time()
     for _ in run:
         pass
     seconds = time.time() - t
-    judge = Run(img, style_path, max_long_edge=side, style_scale=style_scale, iterations=1, precision="fp32")
+    judge = prepare(img, style_path, max_long_edge=side, style_scale=style_scale, iterations=1, precision="fp32").run
     with torch.no_grad():
-        _, g = judge.loss(run.best_x.float())
+        _, g = judge.loss(run.run.best_x.float())
     res = {"losses": _losses(g), "seconds": round(seconds, 1)}
     if cache:
         known = json.loads(cache.read_text()) if cache.is_file() else {}
@@ -140,7 +140,7 @@ def engine_baseline(style_path: Path, photo: Path, side: int, style_scale: float
 def quality(styles: list[str], photos: list[Path], side: int, style_scale: float, iterations: int,
             cache: Path | None, engine_only: bool = False) -> dict:
     """Model vs engine under the engine's own loss (``Run.loss``, default weights and layers)."""
-    from impasto.transfer import Run
+    from impasto import prepare
 
     res = {}
     for name in styles:
@@ -153,8 +153,8 @@ def quality(styles: list[str], photos: list[Path], side: int, style_scale: float
                 continue
             model = load_model(name)
             img = fit_long_edge(load_image(photo), side)
-            run = Run(img, style_path, max_long_edge=side, style_scale=style_scale, iterations=1,
-                      precision="fp32")  # the yardstick, whatever precision painted
+            run = prepare(img, style_path, max_long_edge=side, style_scale=style_scale, iterations=1,
+                          precision="fp32").run  # the yardstick, whatever precision painted
             y = paint(model.net, to_tensor(img))
             with torch.no_grad():
                 _, m = run.loss(run.network.preprocess.to_net(y))

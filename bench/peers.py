@@ -107,10 +107,10 @@ def evaluate_parts(image: Path, size: int) -> dict[str, float]:
     for an image file, scored by impasto in fp32 whatever precision produced the image."""
     import torch
 
-    from impasto import Run
+    from impasto import prepare
 
-    run = Run(CONTENT, STYLE, max_long_edge=size, iterations=1, device="cpu", precision="fp32",
-              **{**MATCHED, "init": str(image)})
+    run = prepare(CONTENT, STYLE, max_long_edge=size, iterations=1, device="cpu", precision="fp32",
+                  **{**MATCHED, "init": str(image)}).run
     with torch.no_grad():
         _, parts = run.loss(run.x0)
     content, style, _, total = parts.tolist()

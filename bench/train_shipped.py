@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from impasto.fast.model import load_model, model_record, save_model
-from impasto.fast.train import TrainOptions, train
+from impasto.fast.training import TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -49,7 +49,7 @@ def small(tmp_path, content_path, style_path):
 
 def fake_torchvision_vgg(path: Path, arch: str = "vgg16") -> None:
     """A torchvision-layout VGG state dict with random weights (for offline tests of that path)."""
-    from impasto.vgg import conv_shapes
+    from impasto.features.layers import conv_shapes
 
     g = torch.Generator().manual_seed(0)
     state, idx = {}, 0

@@ -72,7 +72,7 @@ def run_all(folder: Path) -> dict[str, np.ndarray]:
     from impasto import fast
 
     from .conftest import fake_torchvision_vgg
-    from impasto.weights import TORCHVISION, torch_hub_dir
+    from impasto.features.weights import TORCHVISION, torch_hub_dir
 
     fake_torchvision_vgg(torch_hub_dir() / TORCHVISION["vgg16"][0], "vgg16")
     p = inputs(folder)
@@ -81,12 +81,7 @@ def run_all(folder: Path) -> dict[str, np.ndarray]:
         o = {**TINY, **opts}
         if "preset" in o:  # a preset's own values win over TINY, but not its size and length
             o = {"preset": o.pop("preset"), **o}
-        if name == "color-only":  # before the engine reshape, stylize could not load a net for it
-            from impasto.network import load_network
-            run = impasto.Run(content, style, network=load_network(impasto.Options(precision="fp32")), **o)
-            img = run.best_image()
-        else:
-            img = impasto.stylize(content, style, **o)
+        img = impasto.stylize(content, style, **o)
         results[name] = np.asarray(img, dtype=np.uint8)
     model = fast.load_model("candy")
     results["fast-candy"] = np.asarray(fast.stylize_image(model, p["content"], precision="fp32"), dtype=np.uint8)

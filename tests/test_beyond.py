@@ -9,15 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
-from impasto import ImpastoError, Options, Run, stylize
-from impasto import color as C
+from impasto import ImpastoError, Options, prepare, resolve, stylize
 from impasto.cli import main
+from impasto.features.network import load_network
 from impasto.grid import render_grid
-from impasto.images import to_tensor
-from impasto.losses import gram
-from impasto.multiscale import MultiScaleRun, make_run, scale_sizes
-from impasto.network import load_network
-from impasto.objective import style_statistics, tile_boxes
+from impasto.images import color as C
+from impasto.images.io import to_tensor
+from impasto.losses.objective import describe_style
+from impasto.losses.style import GramLoss, gram
+from impasto.losses.tiles import tile_boxes
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -33,7 +33,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def net():
-    return load_network(Options())
+    return load_network(resolve())
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,12 @@ def _grams(net, img: Image.Image, layers=("relu1_1", "relu2_1", "relu3_1")) -> d
     return {k: gram(f[k])[0] for k in layers}
 
 
+def _targets(transfer) -> dict[str, torch.Tensor]:
+    """The (blended) style target per layer of a transfer's current size."""
+    (group,) = transfer.run.objective.groups
+    return group.targets
+
+
 def _dist(a: dict, b: dict) -> float:
     return sum(float((a[k] - b[k]).pow(2).sum() / a[k].shape[0] ** 2) for k in a)
 
@@ -81,7 +87,7 @@ def test_luminance_keeps_the_contents_chroma(net, imgs):
     want = C.chroma(to_tensor(content))
     drift = {}
     for mode in ("style", "luminance"):
-        run = Run(imgs["content"], imgs["starry"], network=net, max_long_edge=64, iterations=8, color=mode)
+        run = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, iterations=8, color=mode)
         for _ in run:
             pass
         drift[mode] = float((C.chroma(to_tensor(run.best_image())) - want).abs().mean())
@@ -103,15 +109,15 @@ def test_histogram_matches_mean_and_covariance():
 def test_histogram_and_only_modes(net, imgs):
     content = to_tensor(Image.open(imgs["content"]))
     style = to_tensor(Image.open(imgs["starry"]))
-    run = Run(imgs["content"], imgs["starry"], network=net, max_long_edge=64, iterations=2, color="only")
+    run = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, iterations=2, color="only")
     steps = list(run)
-    assert steps == [] and run.options.iterations == 0  # the palette alone: nothing to optimise
+    assert steps == [] and run.total_steps == 0  # the palette alone: nothing to optimise
     out = to_tensor(run.best_image())
     # the photo's colours now have the style's mean, and the picture is still the photo
     assert (out.mean((2, 3)) - style.mean((2, 3))).abs().max() < 0.03
     assert torch.corrcoef(torch.stack([C.rgb_to_yiq(out)[0, 0].flatten(),
                                        C.rgb_to_yiq(content)[0, 0].flatten()]))[0, 1] > 0.8
-    run = Run(imgs["content"], imgs["stripes"], network=net, max_long_edge=64, iterations=2, color="histogram")
+    run = prepare(imgs["content"], imgs["stripes"], network=net, max_long_edge=64, iterations=2, color="histogram")
     for _ in run:
         pass
     assert run.best_image().size == (64, 48)
@@ -121,13 +127,13 @@ def test_histogram_and_only_modes(net, imgs):
 def test_blend_moves_the_gram_toward_each_style_in_proportion(net, imgs):
     a, b = imgs["stripes"], imgs["blobs"]
     base = dict(network=net, max_long_edge=48, style_layers=("relu1_1", "relu2_1", "relu3_1"))
-    ga = Run(imgs["content"], a, iterations=1, **base).targets.style
-    gb = Run(imgs["content"], b, iterations=1, **base).targets.style
+    ga = _targets(prepare(imgs["content"], a, iterations=1, **base))
+    gb = _targets(prepare(imgs["content"], b, iterations=1, **base))
     full = sum(float((ga[k] - gb[k]).pow(2).sum().sqrt()) for k in ga)
     dist_a, dist_b = [], []
     for w in (0.2, 0.5, 0.8):
-        run = Run(imgs["content"], [a, b], iterations=12, style_blend=(w, 1 - w), **base)
-        t = run.targets.style
+        run = prepare(imgs["content"], [a, b], iterations=12, style_blend=(w, 1 - w), **base)
+        t = _targets(run)
         # the target sits on the segment between the two Grams, at the blend's proportion
         to_a = sum(float((t[k] - ga[k]).pow(2).sum().sqrt()) for k in t)
         to_b = sum(float((t[k] - gb[k]).pow(2).sum().sqrt()) for k in t)
@@ -145,17 +151,17 @@ def test_blend_moves_the_gram_toward_each_style_in_proportion(net, imgs):
 
 # -- 3. style scale ----------------------------------------------------------------------------
 def test_style_scale_changes_the_targets(net, imgs):
-    small = Run(imgs["content"], imgs["starry"], network=net, max_long_edge=64, iterations=1, style_scale=0.5)
-    large = Run(imgs["content"], imgs["starry"], network=net, max_long_edge=64, iterations=1, style_scale=2.0)
+    small = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, iterations=1, style_scale=0.5)
+    large = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, iterations=1, style_scale=2.0)
     k = "relu3_1"
-    rel = float((small.targets.style[k] - large.targets.style[k]).norm() / large.targets.style[k].norm())
+    rel = float((_targets(small)[k] - _targets(large)[k]).norm() / _targets(large)[k].norm())
     assert rel > 0.1
 
 
 # -- 5. masks ------------------------------------------------------------------------------------
 def test_masks_keep_each_style_to_its_region(net, imgs):
     a, b = imgs["stripes"], imgs["blobs"]
-    run = Run(imgs["content"], [a, b], network=net, max_long_edge=64, iterations=25,
+    run = prepare(imgs["content"], [a, b], network=net, max_long_edge=64, iterations=25,
               masks=(imgs["left"], imgs["right"]), style_layers=("relu1_1", "relu2_1", "relu3_1"))
     for _ in run:
         pass
@@ -172,19 +178,19 @@ def test_masks_keep_each_style_to_its_region(net, imgs):
 
 def test_mask_errors(net, imgs):
     with pytest.raises(ImpastoError, match="1 mask"):
-        Run(imgs["content"], [imgs["stripes"], imgs["blobs"]], network=net, max_long_edge=32, masks=(imgs["left"],))
+        prepare(imgs["content"], [imgs["stripes"], imgs["blobs"]], network=net, max_long_edge=32, masks=(imgs["left"],))
     with pytest.raises(ImpastoError, match="all black"):
-        Run(imgs["content"], imgs["stripes"], network=net, max_long_edge=32, masks=(imgs["black"],))
+        prepare(imgs["content"], imgs["stripes"], network=net, max_long_edge=32, masks=(imgs["black"],))
     with pytest.raises(ImpastoError, match="no such file"):
-        Run(imgs["content"], imgs["stripes"], network=net, max_long_edge=32, masks=("nope.png",))
+        prepare(imgs["content"], imgs["stripes"], network=net, max_long_edge=32, masks=("nope.png",))
 
 
 # -- 4. multi-scale and memory -------------------------------------------------------------------
 def test_multiscale_ends_at_the_requested_size(net, imgs):
-    assert scale_sizes(Options(scales=(3,), max_long_edge=2048)) == [512, 1024, 2048]
-    assert scale_sizes(Options(scales=(400, 800, 1600))) == [400, 800, 1600]
-    run = make_run(imgs["content"], imgs["starry"], network=net, max_long_edge=64, scales=(2,), iterations=4)
-    assert isinstance(run, MultiScaleRun) and run.sizes == [32, 64] and run.iterations == [4, 2]
+    assert resolve(scales=(3,), max_long_edge=2048).scales == (512, 1024, 2048)
+    assert resolve(scales=(400, 800, 1600)).scales == (400, 800, 1600)
+    run = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, scales=(2,), iterations=4)
+    assert run.sizes == (32, 64) and run.iterations == (4, 2)
     steps = [s.step for s in run]
     assert steps == list(range(1, 7))
     assert run.best_image().size == (64, 48)
@@ -194,7 +200,8 @@ def test_multiscale_ends_at_the_requested_size(net, imgs):
 
 def test_checkpoint_and_tiles_give_the_same_loss_and_gradient(net, imgs):
     def loss_and_grad(**kw):  # fp32: the three paths must agree to rounding (bf16 rounds each differently)
-        run = Run(imgs["content"], imgs["starry"], network=net, max_long_edge=64, init="noise", precision="fp32", **kw)
+        run = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, init="noise", precision="fp32",
+                      **kw).run
         x = run.x0.clone().requires_grad_(True)
         total, parts = run.loss(x)
         total.backward()
@@ -205,8 +212,9 @@ def test_checkpoint_and_tiles_give_the_same_loss_and_gradient(net, imgs):
     p2, g2 = loss_and_grad(memory="tiled", tile=1024)  # offsets < 1024 - 64: one tile, exact
     assert torch.allclose(p0, p1, rtol=1e-4) and torch.allclose(g0, g1, rtol=1e-3, atol=1e-3 * g0.abs().max())
     assert torch.allclose(p0, p2, rtol=1e-4) and torch.allclose(g0, g2, rtol=1e-3, atol=1e-3 * g0.abs().max())
-    big = Run(imgs["content"], imgs["starry"], network=net, max_long_edge=160, init="noise", memory="full")
-    tiled = Run(imgs["content"], imgs["starry"], network=net, max_long_edge=160, init="noise", memory="tiled", tile=64)
+    big = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=160, init="noise", memory="full").run
+    tiled = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=160, init="noise", memory="tiled",
+                    tile=64).run
     x = big.x0.clone().requires_grad_(True)
     tb, pb = big.loss(x)
     tb.backward()
@@ -218,7 +226,7 @@ def test_checkpoint_and_tiles_give_the_same_loss_and_gradient(net, imgs):
     cos = torch.nn.functional.cosine_similarity(gb.flatten(), x.grad.flatten(), dim=0)
     assert float(cos) > 0.95
     # and a whole tiled run optimises (offset tiles every step)
-    totals = [st.losses["total"] for st in Run(imgs["content"], imgs["starry"], network=net, max_long_edge=96,
+    totals = [st.losses["total"] for st in prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=96,
                                                iterations=4, memory="tiled", tile=64)]
     assert all(t == t for t in totals) and totals[-1] < totals[0]
 
@@ -236,9 +244,11 @@ def test_tiles_cover_the_image_once():
 def test_style_statistics_over_tiles(net, imgs):
     x = net.preprocess.to_net(to_tensor(Image.open(EXAMPLES / "starry_night.jpg").convert("RGB").resize((256, 160))))
     layers = ("relu1_1", "relu3_1", "relu5_1")
+    loss = GramLoss()
     with torch.no_grad():
-        whole = style_statistics(net, x, layers, Options(memory="full"))
-        tiled = style_statistics(net, x, layers, Options(memory="tiled", tile=128))
+        whole = describe_style(net, x, resolve(memory="full", style_layers=layers), loss)
+        tiled = describe_style(net, x, resolve(memory="tiled", tile=128, style_layers=layers), loss)
+    whole, tiled = ({k: loss.target([(d[k], 1.0)]) for k in layers} for d in (whole, tiled))
     err = {k: float((whole[k] - tiled[k]).norm() / whole[k].norm()) for k in layers}
     assert err["relu1_1"] < 1e-5 and err["relu3_1"] < 1e-5  # inside the halo: exact
     assert err["relu5_1"] < 0.05  # a receptive field wider than the halo: close
@@ -279,9 +289,7 @@ def test_bad_api_values_are_impasto_errors(net, imgs):
     for bad in (dict(color="sepia"), dict(memory="x"), dict(tile=8), dict(scales=(0,)), dict(scales=(2.5,)),
                 dict(masks="left.png"), dict(masks=())):
         with pytest.raises(ImpastoError):
-            Options(**bad).validated()
-    with pytest.raises(ImpastoError, match="one positive iteration count"):
-        MultiScaleRun(imgs["content"], imgs["starry"], network=net, max_long_edge=64, scales=(2,), iterations=[3])
+            resolve(**bad)
     with pytest.raises(ImpastoError, match="--ratios"):
         render_grid(imgs["content"], [imgs["starry"]], Options(max_long_edge=32, iterations=1), ratios=(0.0,))
 
@@ -303,3 +311,36 @@ def test_cli_mask_scales_and_grid(imgs, tmp_path, capsys):
                "--max-long-edge", "24", "--iterations", "1", "--ratios", "1e-3",
                "--style-layers", "relu1_1,relu2_1"])
     assert rc == 0 and (tmp_path / "g.jpg").exists()
+
+
+# -- the other style losses, through every path ------------------------------------------------------
+@pytest.mark.parametrize("loss", ["w2", "sliced"])
+def test_other_style_losses_agree_across_memory_modes(net, imgs, loss):
+    def loss_and_grad(**kw):
+        run = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, init="noise", precision="fp32",
+                      style_loss=loss, **kw).run
+        x = run.x0.clone().requires_grad_(True)
+        total, parts = run.loss(x)  # the first evaluation: the same random directions in every mode
+        total.backward()
+        return parts, x.grad
+
+    p0, g0 = loss_and_grad(memory="full")
+    for mode in ("checkpoint", "tiled"):
+        p1, g1 = loss_and_grad(memory=mode, tile=1024)
+        assert torch.allclose(p0, p1, rtol=1e-4), mode
+        assert torch.allclose(g0, g1, rtol=1e-3, atol=1e-3 * g0.abs().max()), mode
+
+
+@pytest.mark.parametrize("loss", ["w2", "sliced"])
+def test_other_style_losses_with_blend_masks_tiles_and_scales(net, imgs, loss):
+    a, b = imgs["stripes"], imgs["blobs"]
+    cases = [dict(style_blend=(0.7, 0.3)), dict(masks=(imgs["left"], imgs["right"])),
+             dict(masks=(imgs["left"], imgs["right"]), memory="tiled", tile=64, max_long_edge=96),
+             dict(scales=(2,))]
+    for extra in cases:
+        kw = {"max_long_edge": 64, "iterations": 8, **extra}
+        run = prepare(imgs["content"], [a, b], network=net, style_loss=loss, **kw)
+        styles = [s.losses["style"] for s in run]
+        assert len(styles) == run.total_steps and all(v == v for v in styles), extra
+        assert min(styles[-3:]) < styles[0], extra  # the style term falls
+        assert max(run.best_image().size) == kw["max_long_edge"]

@@ -40,7 +40,8 @@ def test_preset_and_flags_and_gpu_alias(capsys, small, tmp_path):
     code, err = run_cli(capsys, "stylize", *small, "-o", out, "--preset", "gatys", "--gpu", "-1",
                         "--content-layers", "block4_conv2", "--style-layers", "relu1_1,relu2_1",
                         "--style-layer-weights", "0.5,0.5", *TINY)
-    assert code == 0, err and out.exists()
+    assert code == 0, err
+    assert out.exists()
 
 
 def test_layers_lists_names(capsys):

@@ -1,6 +1,6 @@
 import torch
 
-from impasto.denoise import tv_denoise
+from impasto.images.denoise import tv_denoise
 
 
 def test_denoise_removes_noise_and_keeps_edges():

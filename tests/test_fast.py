@@ -14,10 +14,10 @@ from impasto.cli import main
 from impasto.errors import ImpastoError
 from impasto.fast import (TrainOptions, TransformerNet, NetSize, export_onnx, flicker, load_model,
                           run_onnx, stylize_image, stylize_video, train)
-from impasto.fast.flicker import Smoother
+from impasto.fast.temporal import Smoother
 from impasto.fast.loss import PerceptualLoss
 from impasto.fast.model import model_record, save_model, shipped_models
-from impasto.images import to_tensor
+from impasto.images.io import to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(batch=2, crop=32, style_size=48, lr=3e-4, width=8, blocks=1, preview_every=0,
@@ -198,6 +198,22 @@ def test_shipped_styles_load():
         assert m.credit and m.style == f"{name}.jpg"
     out = stylize_image("starry_night", Image.new("RGB", (21, 13), (90, 140, 200)))
     assert out.size == (21, 13)
+
+
+@pytest.mark.parametrize("name", ["starry_night", "the_scream", "mosaic", "candy"])
+def test_shipped_styles_paint(name, content_path):
+    """Each shipped model really paints: the photo changes a lot, and not into a flat colour
+    (a zeroed or collapsed model would pass a mere load test)."""
+    model = load_model(name)
+    assert all(float(p.abs().sum()) > 0 for p in model.net.parameters())
+    photo = Image.open(content_path).convert("RGB").resize((96, 72))
+    out = to_tensor(stylize_image(model, photo, precision="fp32"))
+    src = to_tensor(photo)
+    assert float((out - src).abs().mean()) > 0.05  # it is not the photo
+    assert float(out.std((2, 3)).mean()) > 0.05  # nor one colour
+    # and the photo's layout survives: its brightness pattern still correlates with the painting's
+    corr = torch.corrcoef(torch.stack([out.mean(1).flatten(), src.mean(1).flatten()]))[0, 1]
+    assert float(corr) > 0.2
 
 
 def test_cli_train_writes_model_and_previews(tmp_path, photos, style_path, capsys):

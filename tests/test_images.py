@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from impasto import ImpastoError
-from impasto.images import fit_long_edge, load_image, save_image
+from impasto.images.io import fit_long_edge, load_image, save_image
 
 
 def test_modes_become_rgb_and_alpha_goes_on_white(tmp_path):
@@ -28,12 +28,47 @@ def test_modes_become_rgb_and_alpha_goes_on_white(tmp_path):
     assert load_image(tmp_path / "l.png").getpixel((0, 0)) == (100, 100, 100)
 
 
-def test_exif_orientation_is_applied(tmp_path):
-    img = Image.new("RGB", (20, 10), (0, 0, 255))
+# How a viewer turns the stored pixels upright, per EXIF orientation (TIFF/EXIF spec, tag 0x0112):
+# 6 = the stored image must be turned 90 degrees clockwise, 8 = counter-clockwise.
+TO_UPRIGHT = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+              7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+FROM_UPRIGHT = {**TO_UPRIGHT, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(tmp_path, orientation):
+    """A picture with no symmetry (six different colours in a 3x2 grid), stored as a camera would
+    for each orientation, comes back upright: a rotation cannot pass for a mirror here."""
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255)]
+    upright = Image.new("RGB", (3, 2))
+    upright.putdata(colours)
+    upright = upright.resize((30, 20), Image.NEAREST)
+    op = FROM_UPRIGHT[orientation]
+    stored = upright if op is None else upright.transpose(op)
     exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
-    img.save(tmp_path / "rot.jpg", exif=exif)
-    assert load_image(tmp_path / "rot.jpg").size == (10, 20)
+    exif[0x0112] = orientation
+    stored.save(tmp_path / "o.png", exif=exif)
+    got = load_image(tmp_path / "o.png")
+    assert got.size == (30, 20)
+    assert got.tobytes() == upright.tobytes()
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    out = tmp_path / "out.png"
+    Image.new("RGB", (4, 4), (10, 20, 30)).save(out)
+    before = out.read_bytes()
+
+    def broken_save(self, fp, *a, **k):
+        with open(fp, "wb") as f:
+            f.write(b"half an image")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(ImpastoError, match="No space left"):
+        save_image(Image.new("RGB", (8, 8)), out)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # no temporary file left behind
 
 
 @pytest.mark.parametrize("kind", ["missing", "text", "truncated", "folder", "bomb"])

@@ -3,18 +3,18 @@ import torch
 from PIL import Image
 
 import impasto
-from impasto import ImpastoError, Options, Run, stylize, stylize_iter
-from impasto.images import load_image, to_tensor
-from impasto.losses import gram
+from impasto import ImpastoError, Options, prepare, stylize, stylize_iter
+from impasto.images.io import load_image, to_tensor
+from impasto.losses.style import gram
 from impasto.presets import PRESETS
-from impasto.weights import TORCHVISION, torch_hub_dir
+from impasto.features.weights import TORCHVISION, torch_hub_dir
 
 from .conftest import fake_torchvision_vgg
 
 FAST = dict(max_long_edge=48, iterations=12)
 
 
-def _gram_distance(a: Image.Image, b: Image.Image, run: Run) -> float:
+def _gram_distance(a: Image.Image, b: Image.Image, run) -> float:
     """Style distance at relu2_1/relu3_1 between two images, measured with the run's network."""
     net, pre = run.network.net, run.network.preprocess
     layers = ["relu2_1", "relu3_1"]
@@ -24,7 +24,7 @@ def _gram_distance(a: Image.Image, b: Image.Image, run: Run) -> float:
 
 
 def test_losses_fall(small):
-    run = Run(*small, **FAST)
+    run = prepare(*small, **FAST)
     totals = [s.losses["total"] for s in run]
     assert len(totals) == 12
     assert totals[-1] < 0.5 * totals[0]
@@ -33,7 +33,7 @@ def test_losses_fall(small):
 
 def test_output_moves_toward_style_and_keeps_content(small):
     content, style = small
-    run = Run(content, style, max_long_edge=64, iterations=30)
+    run = prepare(content, style, max_long_edge=64, iterations=30)
     for _ in run:
         pass
     out = run.best_image()
@@ -71,16 +71,16 @@ def test_optimizers_and_inits(small, tmp_path):
     init = tmp_path / "init.png"
     Image.new("RGB", (10, 10), (200, 50, 50)).save(init)
     for opt in ("adam", "sgd"):
-        run = Run(*small, optimizer=opt, max_long_edge=32, iterations=6)
+        run = prepare(*small, optimizer=opt, max_long_edge=32, iterations=6)
         totals = [s.losses["total"] for s in run]
         assert totals[-1] < totals[0], opt
     for how in ("noise", "style", str(init)):
-        run = Run(*small, init=how, init_noise=0.2, max_long_edge=32, iterations=2)
+        run = prepare(*small, init=how, init_noise=0.2, max_long_edge=32, iterations=2)
         assert len(list(run)) == 2
 
 
 def test_stop_eps_stops_early(small):
-    run = Run(*small, max_long_edge=32, iterations=400, stop_eps=0.5, stop_window=5)
+    run = prepare(*small, max_long_edge=32, iterations=400, stop_eps=0.5, stop_window=5)
     n = len(list(run))
     assert run.stopped_early and n < 400 and n % 5 == 0
 
@@ -97,7 +97,7 @@ def test_several_styles_and_denoise(small):
     img = stylize(content, [style, content], style_blend=(0.7, 0.3), denoise=0.05, max_long_edge=32, iterations=3)
     assert img.size == (32, 24)
     with pytest.raises(ImpastoError, match="style-blend"):
-        Run(content, [style], style_blend=(1, 2))
+        prepare(content, [style], style_blend=(1, 2))
 
 
 @pytest.mark.parametrize(
@@ -118,7 +118,7 @@ def test_several_styles_and_denoise(small):
 )
 def test_bad_options_raise_impasto_error(small, bad):
     with pytest.raises(ImpastoError):
-        Run(*small, **bad)
+        prepare(*small, **bad)
 
 
 def test_public_api():
@@ -129,7 +129,7 @@ def test_losses_fall_in_each_cpu_precision(small):
     """bf16 is the default on CPUs with AMX/AVX512-BF16; fp32 must stay available and equivalent."""
     finals = {}
     for precision in ("fp32", "bf16"):
-        run = Run(*small, precision=precision, **FAST)
+        run = prepare(*small, precision=precision, **FAST)
         totals = [s.losses["total"] for s in run]
         assert totals[-1] < 0.5 * totals[0]
         finals[precision] = float(run.best_loss)
@@ -137,26 +137,26 @@ def test_losses_fall_in_each_cpu_precision(small):
 
 
 def test_precision_picks_the_layout_the_network_and_inputs_use(small):
-    from impasto.devices import native_bf16
+    from impasto.features.devices import native_bf16
 
     nhwc = torch.channels_last
-    bf16 = Run(*small, precision="bf16", **FAST)  # oneDNN's bf16 kernels want NHWC
-    assert bf16.network.channels_last and bf16.x0.is_contiguous(memory_format=nhwc)
+    bf16 = prepare(*small, precision="bf16", **FAST)  # oneDNN's bf16 kernels want NHWC
+    assert bf16.network.channels_last and bf16.run.x0.is_contiguous(memory_format=nhwc)
     assert bf16.network.net.convs["conv1_1"].weight.is_contiguous(memory_format=nhwc)
-    fp32 = Run(*small, precision="fp32", **FAST)  # NCHW is as fast for fp32 on the CPU
-    assert not fp32.network.channels_last and fp32.x0.is_contiguous()
-    auto = Run(*small, **FAST)  # 'auto' takes bf16 only where the CPU has it in hardware
+    fp32 = prepare(*small, precision="fp32", **FAST)  # NCHW is as fast for fp32 on the CPU
+    assert not fp32.network.channels_last and fp32.run.x0.is_contiguous()
+    auto = prepare(*small, **FAST)  # 'auto' takes bf16 only where the CPU has it in hardware
     assert auto.network.channels_last == native_bf16(torch.device("cpu"))
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam", "sgd"])
 def test_image_stays_inside_the_pixel_box(small, optimizer):
     """Projected steps: what is optimised is what gets written (no drift past black and white)."""
-    run = Run(*small, optimizer=optimizer, style_weight=1e6, **FAST)
+    run = prepare(*small, optimizer=optimizer, style_weight=1e6, **FAST)
     for _ in run:
         pass
-    rgb = run.network.preprocess.from_net(run.best_x.float())
+    rgb = run.network.preprocess.from_net(run.run.best_x.float())
     assert float(rgb.min()) >= -1e-4 and float(rgb.max()) <= 1 + 1e-4
     fall = {"lbfgs": 0.5, "adam": 0.5, "sgd": 0.9}[optimizer]  # SGD's small steps move slowest
     with torch.no_grad():
-        assert float(run.best_loss) < fall * float(run.loss(run.x0)[0])  # and it still optimised
+        assert float(run.best_loss) < fall * float(run.run.loss(run.run.x0)[0])  # and it still optimised

@@ -5,9 +5,10 @@ import urllib.request
 import pytest
 import torch
 
-from impasto import ImpastoError
-from impasto.vgg import VGGFeatures, canonical_layer, conv_shapes, layer_names
-from impasto.weights import CAFFE, TORCH, TORCHVISION, caffe_vgg19, cache_dir, load_weights, torch_hub_dir
+from impasto import ImpastoError, resolve
+from impasto.features.layers import canonical_layer, conv_shapes, layer_names
+from impasto.features.vgg import VGGFeatures
+from impasto.features.weights import CAFFE, TORCH, TORCHVISION, caffe_vgg19, cache_dir, load_weights, torch_hub_dir
 
 from .conftest import fake_torchvision_vgg
 
@@ -39,7 +40,7 @@ def test_caffe_net_recognises_structure_not_noise():
 
 def test_vgg16_needs_non_caffe_weights():
     with pytest.raises(ImpastoError, match="VGG-19 only"):
-        load_weights("caffe", "vgg16")
+        resolve(arch="vgg16")
 
 
 def test_torchvision_offline_gives_one_line_help():

@@ -13,27 +13,29 @@ import time
 
 import torch
 
-from impasto import Options, Run
-from impasto.images import save_image, to_tensor
-from impasto.multiscale import MultiScaleRun
-from impasto.network import load_network
+from impasto import prepare, resolve
+from impasto.engine.inputs import load_inputs
+from impasto.engine.transfer import Transfer
+from impasto.features.network import load_network
+from impasto.images.io import save_image, to_tensor
 
 torch.set_num_threads(1)
 final, init = int(sys.argv[1]), sys.argv[2]
 iters = [int(v) for v in sys.argv[3].split(",")]
 C, S = "examples/tubingen.jpg", "examples/starry_night.jpg"
-net = load_network(Options())
+net = load_network(resolve())
 sizes = [final // 2 ** (len(iters) - 1 - i) for i in range(len(iters))]
 
 t = time.process_time()
-ms = MultiScaleRun(C, S, Options(scales=tuple(sizes), init=init), network=net, iterations=iters)
+o = resolve(scales=tuple(sizes), init=init)
+ms = Transfer(o, load_inputs(C, S, o), net, size_steps=iters)
 for _ in ms:
     pass
 budget = time.process_time() - t
 ms_img = ms.best_image()
 
 t = time.process_time()
-ss = Run(C, S, Options(max_long_edge=final, iterations=100000, init=init), network=net)
+ss = prepare(C, S, max_long_edge=final, iterations=100000, init=init, network=net)
 n = 0
 for step in ss:
     n = step.step
@@ -42,7 +44,7 @@ for step in ss:
 used = time.process_time() - t
 ss_img = ss.best_image()
 
-judge = Run(C, S, Options(max_long_edge=final, iterations=1, precision="fp32"), network=net)  # one yardstick
+judge = prepare(C, S, max_long_edge=final, iterations=1, precision="fp32").run  # one yardstick
 for name, img, cpu, what in (("multi-scale", ms_img, budget, f"{sizes} x {iters} it"),
                              ("single-scale", ss_img, used, f"{final} x {n} it")):
     with torch.no_grad():

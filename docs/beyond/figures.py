@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from impasto import Options, Run
+from impasto import Options, prepare, resolve
+from impasto.features.network import load_network
 from impasto.grid import _font, _inset, render_grid
-from impasto.images import fit_long_edge, load_image, save_image
-from impasto.network import load_network
+from impasto.images.io import fit_long_edge, load_image, save_image
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,12 +27,12 @@ STYLES = ROOT.parent / "shared" / "images" / "style"
 STARRY = ROOT / "examples" / "starry_night.jpg"
 SCREAM = STYLES / "the_scream.jpg"
 SIZE, ITERS = 256, 60
-NET = load_network(Options())
+NET = load_network(resolve())
 
 
 def run(content, style, **kw) -> Image.Image:
     t = time.monotonic()
-    r = Run(content, style, network=NET, **{"max_long_edge": SIZE, "iterations": ITERS, **kw})
+    r = prepare(content, style, network=NET, **{"max_long_edge": SIZE, "iterations": ITERS, **kw})
     last = None
     for last in r:
         pass

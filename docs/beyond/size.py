@@ -11,17 +11,17 @@ import time
 
 import torch
 
-from impasto import Options, Run
-from impasto.images import save_image
-from impasto.network import load_network
+from impasto import prepare, resolve
+from impasto.features.network import load_network
+from impasto.images.io import save_image
 
 torch.set_num_threads(1)
 sizes = [int(v) for v in sys.argv[1].split(",")]
 iters = int(sys.argv[2])
-net = load_network(Options())
+net = load_network(resolve())
 for size in sizes:
     t = time.process_time()
-    run = Run("examples/tubingen.jpg", "examples/starry_night.jpg", max_long_edge=size, iterations=iters, network=net)
+    run = prepare("examples/tubingen.jpg", "examples/starry_night.jpg", max_long_edge=size, iterations=iters, network=net)
     steps = list(run)
     first, last = steps[0].losses, steps[-1].losses
     print(f"{size:5d} px: step 1 " + ", ".join(f"{k} {v:.3g}" for k, v in first.items())

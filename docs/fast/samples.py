@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 
 from impasto.fast import stylize_image
 from impasto.fast.model import shipped_models
-from impasto.images import load_image, save_image
+from impasto.images.io import load_image, save_image
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = [ROOT / "examples/tubingen.jpg", ROOT.parent / "shared/datasets/bsds500/val/42049.jpg"]

@@ -23,23 +23,24 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .engine import prepare
 from .errors import ImpastoError
-from .images import fit_long_edge, load_image
-from .options import Options
-from .presets import resolve_options
+from .features.network import load_network
+from .images.io import fit_long_edge, load_image
+from .options import Options, Resolved, resolve
+from .presets import GRID_DEFAULTS
 
 DEFAULT_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
-GRID_DEFAULTS = dict(max_long_edge=256, iterations=200)  # a grid is many runs: smaller, shorter
 PAD = 6
 
 
 @dataclass
 class Cell:
-    """One run of the grid: its row and column, and the options and style images it uses."""
+    """One run of the grid: its row and column, the option values it changes, its style image."""
 
     row: int
     col: int
-    options: Options
+    changes: dict[str, object]
     styles: tuple[object, ...]
 
 
@@ -52,7 +53,7 @@ def _ratio_text(r: float) -> str:
     return f"{r:.0e}".replace("e-0", "e-").replace("e+0", "e+")
 
 
-def plan(styles: Sequence[object], options: Options, ratios: Sequence[float] | None) -> tuple[list[Cell], list[str], list[str]]:
+def plan(styles: Sequence[object], options: Resolved, ratios: Sequence[float] | None) -> tuple[list[Cell], list[str], list[str]]:
     """The cells of the grid and its row and column labels.
 
     One style (or ``ratios`` given with one style): Figure 3, ratios x growing style layers.
@@ -68,15 +69,14 @@ def plan(styles: Sequence[object], options: Options, ratios: Sequence[float] | N
         cols = [_paper_name(layers[0])] + [f"+ {_paper_name(k)}" for k in layers[1:]]
         for i, r in enumerate(rows):
             for j in range(len(layers)):
-                o = options.replace(content_weight=1.0, style_weight=1.0 / r, style_layers=layers[: j + 1],
-                                    style_layer_weights=None)
-                cells.append(Cell(i, j, o, (styles[0],)))
+                changes = dict(content_weight=1.0, style_weight=1.0 / r, style_layers=layers[: j + 1],
+                               style_layer_weights=None)
+                cells.append(Cell(i, j, changes, (styles[0],)))
         return cells, [f"a/b = {_ratio_text(r)}" for r in rows], cols
     rows = list(ratios) if ratios else [options.content_weight / options.style_weight]
     for i, r in enumerate(rows):
         for j, s in enumerate(styles):
-            o = options.replace(content_weight=1.0, style_weight=1.0 / r)
-            cells.append(Cell(i, j, o, (s,)))
+            cells.append(Cell(i, j, dict(content_weight=1.0, style_weight=1.0 / r), (s,)))
     names = [Path(str(s)).stem if not isinstance(s, Image.Image) else f"style {j + 1}" for j, s in enumerate(styles)]
     return cells, [f"a/b = {_ratio_text(r)}" for r in rows], names
 
@@ -133,26 +133,24 @@ def render_grid(
     options: Options | None = None,
     ratios: Sequence[float] | None = None,
     on_step: Callable[[int, int], None] | None = None,
-    **overrides: object,
+    **typed: object,
 ) -> Image.Image:
     """Render Figure 3 (one style) or Figure 2 (several) as one labelled picture.
 
-    ``on_step(done, total)`` is called after every optimiser step of every cell, so a caller can
-    show progress across the whole grid.
+    ``options`` (default: ``GRID_DEFAULTS``) and ``typed`` as for ``impasto.prepare``; each cell's
+    own changes go on top. ``on_step(done, total)`` is called after every optimiser step of every
+    cell, so a caller can show progress across the whole grid.
     """
-    from .network import load_network
-    from .transfer import Run
-
     if not styles:
         raise ImpastoError("grid needs at least one style image")
-    o = resolve_options(options or Options(**GRID_DEFAULTS), **overrides).validated()
-    if o.scales:
+    o = options if isinstance(options, Resolved) and not typed else resolve(options or Options(**GRID_DEFAULTS), **typed)
+    if len(o.scales) > 1:
         raise ImpastoError("grid does not take --scales: each cell is one small run")
     cells, row_labels, col_labels = plan(list(styles), o, ratios)
-    all_layers = tuple(dict.fromkeys(o.content_layers + o.style_layers))
-    network = load_network(o, all_layers)
-    runs = [Run(content, c.styles, c.options, network=network) for c in cells]  # fail early
-    total = sum(r.options.iterations for r in runs)
+    network = load_network(o)
+    runs = [prepare(content, c.styles, resolve(o.request().replace(**c.changes)), network=network)
+            for c in cells]  # every cell set up before any runs: a bad input fails at once
+    total = sum(r.total_steps for r in runs)
     done = 0
     images: dict[tuple[int, int], Image.Image] = {}
     for cell, run in zip(cells, runs):
@@ -167,44 +165,3 @@ def render_grid(
             images[(cell.row, cell.col)] = _inset(images[(cell.row, cell.col)], style_img)
     first = runs[0].content_image
     return compose(images, row_labels, col_labels, first=first)
-
-
-def cmd_grid(args: argparse.Namespace) -> int:
-    from .cli import Progress, overrides_from
-    from .images import check_writable, save_image
-
-    if len(args.images) < 2:
-        raise ImpastoError("grid needs a content image and at least one style image")
-    out = Path(args.output)
-    check_writable(out)
-    options = resolve_options(Options(**GRID_DEFAULTS), args.preset, **overrides_from(args)).validated()
-    progress: list = []
-
-    def on_step(done: int, total: int) -> None:
-        if not progress:
-            progress.append(Progress(total, args.quiet))
-        progress[0].update(done, lambda: {})
-
-    try:
-        img = render_grid(args.images[0], args.images[1:], options, ratios=args.ratios, on_step=on_step)
-    finally:
-        if progress:
-            progress[0].close()
-    save_image(img, out)
-    if not args.quiet:
-        print(f"wrote {out}", file=sys.stderr)
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``impasto grid`` to the CLI."""
-    from .cli import _floats, add_option_flags
-
-    g = subparsers.add_parser("grid", help="the paper's Figure 3 (one style) or Figure 2 (several) as a labelled grid")
-    g.add_argument("images", nargs="*", metavar="CONTENT STYLE", help="content image, then style image(s)")
-    g.add_argument("-o", "--output", required=True, help="output image (.png, .jpg or .webp)")
-    g.add_argument("--ratios", type=_floats, default=None,
-                   help="content/style ratios alpha/beta, one row each (default 1e-5,1e-4,1e-3,1e-2 for one style)")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_option_flags(g)
-    g.set_defaults(func=cmd_grid)

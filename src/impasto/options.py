@@ -1,148 +1,277 @@
-"""Every knob of a style-transfer run, in one typed dataclass shared by the CLI and the API.
+"""Every knob of a style-transfer run, each defined once: its default, its flag, its help, its check.
+
+``Options`` is what a user asks for (the CLI, the Python API, the web page and the batch manifest
+all fill one in). ``resolve`` turns it, once, into a ``Resolved``: checked, layer names made
+canonical, every derived value filled in (layer weights, learning rate, the sizes of a
+coarse-to-fine run). The engine takes only a ``Resolved`` and never checks again. The CLI builds
+its flags, their defaults and their help from the field table below, so a default lives here
+and nowhere else.
 
 Defaults follow Gatys et al. where the paper is clear (VGG-19, Caffe weights, average pooling,
 conv4_2 content, conv1_1..conv5_1 style with equal weights, alpha/beta = 1e-3, L-BFGS) and were
 chosen by measurement where it is not (content init, iteration count; see BENCHMARKS.md).
+
+Pure Python on purpose: ``impasto --help`` and argument errors answer without importing torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from .errors import ImpastoError
-from .vgg import ARCHS, canonical_layer
+from .features.layers import ARCHS, PAPER_STYLE_LAYERS, canonical_layer
+from .presets import PRESETS
 
-PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-OPTIMIZERS = ("lbfgs", "adam", "sgd")
-PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 2.0, "sgd": 0.1}
+MAX_SCALE_COUNT = 8  # --scales N with N up to this; larger single values are long edges
 
 
-@dataclass
+@dataclass(frozen=True)
+class Knob:
+    """How one option is typed, checked and offered as a flag."""
+
+    help: str
+    kind: str  # choice | number | whole | layers | weights | sizes | text | seed | masks
+    lo: float = 0.0  # least allowed value (numbers and whole numbers)
+    strict: bool = False  # the least value itself is not allowed
+    choices: tuple[str, ...] = ()
+    flag: str | None = None  # default: --field-name
+    metavar: str | None = None
+    with_model: tuple[str, ...] | bool = False  # honoured by `stylize --model` (True, or the values that are)
+    optional: bool = False  # None is allowed (and means the documented default)
+
+
+def knob(default: Any, help: str, kind: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"knob": Knob(help, kind, **kw)})
+
+
+@dataclass(frozen=True)
 class Options:
     # The network and its weights.
-    arch: str = "vgg19"
-    weights: str = "caffe"  # 'caffe', 'torchvision' or a path to a state dict
-    preprocess: str | None = None  # for a weights file: 'caffe' or 'torchvision' (guessed if None)
-    pooling: str = "avg"
+    arch: Any = knob("vgg19", "the network", "choice", choices=tuple(ARCHS))
+    weights: Any = knob("caffe", "caffe (the paper's VGG-19), torchvision, or a .pth file", "text")
+    preprocess: Any = knob(None, "for a weights file: caffe or torchvision (default: guessed from its keys)",
+                           "choice", choices=("caffe", "torchvision"), optional=True)
+    pooling: Any = knob("avg", "avg (the paper's choice) or max", "choice", choices=("avg", "max"))
 
     # What is matched where.
-    content_layers: tuple[str, ...] = ("relu4_2",)
-    content_layer_weights: tuple[float, ...] | None = None  # default: equal, summing to 1
-    style_layers: tuple[str, ...] = PAPER_STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None  # default: equal, summing to 1 (w_l = 1/5)
-    style_blend: tuple[float, ...] | None = None  # one weight per style image; default equal
+    content_layers: Any = knob(("relu4_2",), "content layers, comma-separated (relu4_2 is the paper's conv4_2)",
+                               "layers")
+    content_layer_weights: Any = knob(None, "one weight per content layer (default: equal, summing to 1)",
+                                      "weights", optional=True)
+    style_layers: Any = knob(PAPER_STYLE_LAYERS, "style layers, comma-separated", "layers")
+    style_layer_weights: Any = knob(None, "one weight per style layer (default: equal, summing to 1)",
+                                    "weights", optional=True)
+    style_loss: Any = knob("gram", "gram (the paper's), w2 (Wasserstein-2 on means and covariances) or "
+                           "sliced (sliced Wasserstein, Heitz et al. 2021)", "choice",
+                           choices=("gram", "w2", "sliced"))
+    style_blend: Any = knob(None, "one weight per style image (default: equal)", "weights", optional=True)
 
     # alpha, beta and the smoother.
-    content_weight: float = 1.0
-    style_weight: float = 1e3
-    tv_weight: float = 1e-3
-    tv_beta: float = 2.0
+    content_weight: Any = knob(1.0, "alpha", "number")
+    style_weight: Any = knob(1e3, "beta (alpha/beta = 1e-3 as in the paper)", "number")
+    tv_weight: Any = knob(1e-3, "total-variation weight", "number")
+    tv_beta: Any = knob(2.0, "total-variation exponent", "number", strict=True)
 
     # The optimiser.
-    optimizer: str = "lbfgs"
-    lr: float | None = None  # default per optimiser (DEFAULT_LR); Adam/SGD steps in pixel levels
-    iterations: int = 500
-    stop_eps: float = 0.0  # stop when |L(t-w) - L(t)| / L(t) < stop_eps over stop_window steps
-    stop_window: int = 10
-    init: str = "content"  # 'noise', 'content', 'style' or an image path
-    init_noise: float = 0.0  # blend this much noise into a content/style/file init
-    seed: int | None = 0
+    optimizer: Any = knob("lbfgs", "the optimiser", "choice", choices=tuple(DEFAULT_LR))
+    lr: Any = knob(None, "step size (default: L-BFGS 1; Adam 2 and SGD 0.1, in pixel levels)", "number",
+                   strict=True, optional=True)
+    iterations: Any = knob(500, "optimiser steps (at the coarsest size with --scales)", "whole", lo=1)
+    stop_eps: Any = knob(0.0, "stop when the loss changes by less than this fraction (0 = never)", "number")
+    stop_window: Any = knob(10, "... over this many steps", "whole", lo=1)
+    init: Any = knob("content", "noise, content, style, or an image path", "text")
+    init_noise: Any = knob(0.0, "blend this much noise into the init (0-1)", "number")
+    seed: Any = knob(0, "seed for the noise and the random parts of the losses", "seed", optional=True)
 
     # Images.
-    max_long_edge: int = 512
-    style_scale: float = 1.0
-    denoise: float = 0.0
-    max_pixels: int = 89_478_485
-    save_every: int = 0  # write an intermediate image every N steps (CLI); 0 = never
+    max_long_edge: Any = knob(512, "long edge of the output in pixels", "whole", lo=16, with_model=True)
+    style_scale: Any = knob(1.0, "style image size relative to the content", "number", strict=True)
+    denoise: Any = knob(0.0, "final total-variation denoise strength, e.g. 0.02", "number", with_model=True)
+    max_pixels: Any = knob(89_478_485, "refuse input images with more pixels than this", "whole", lo=1,
+                           with_model=True)
+    save_every: Any = knob(0, "write OUT_stem_0050.png ... every N steps (0 = never)", "whole")
 
     # Hardware.
-    device: str = "auto"
-    precision: str = "auto"
+    device: Any = knob("auto", "auto, cpu, cuda, cuda:N or mps", "text", with_model=True)
+    precision: Any = knob("auto", "auto (bf16 on CPUs with AMX/AVX512-BF16, tf32 on CUDA, else fp32), "
+                          "fp32, tf32 or bf16", "choice", choices=("auto", "fp32", "tf32", "bf16"),
+                          with_model=True)
 
-    # Beyond the paper (validated by beyond.check_options; see docs/beyond.md).
-    color: str = "style"  # 'style', 'luminance', 'histogram' or 'only'
-    masks: tuple[object, ...] | None = None  # one mask (path or PIL image) per style image
-    scales: tuple[int, ...] = ()  # (N,) for N sizes, or the long edges coarse to fine
-    memory: str = "auto"  # 'auto', 'full' (plain autograd), 'checkpoint' or 'tiled'
-    tile: int = 1024  # tile side for tiled statistics and tiled optimisation
+    # Beyond the paper (docs/beyond.md).
+    color: Any = knob("style", "style, luminance, histogram or only (see docs/beyond.md)", "choice",
+                      choices=("style", "luminance", "histogram", "only"), with_model=("style", "luminance"))
+    masks: Any = knob(None, "per style image, in order: white = where that style goes (repeat)", "masks",
+                      flag="--mask", optional=True)
+    scales: Any = knob((), "N sizes coarse to fine, or the long edges, e.g. 512,1024,2048", "sizes")
+    memory: Any = knob("auto", "auto, full, checkpoint or tiled", "choice",
+                       choices=("auto", "full", "checkpoint", "tiled"))
+    tile: Any = knob(1024, "tile side in pixels for tiled statistics and optimisation", "whole", lo=64)
 
     def replace(self, **changes: object) -> "Options":
         return dataclasses.replace(self, **changes)
 
+
+@dataclass(frozen=True)
+class Resolved(Options):
+    """Options after :func:`resolve`: checked, canonical, every default that depends on others
+    filled in (``lr``, the layer weights) and ``scales`` spelled out as the long edges to
+    optimise at, coarse to fine (one entry for a single-scale run; its last is ``max_long_edge``).
+    Only ``resolve`` makes one; the engine never checks one again."""
+
     @property
-    def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+    def layers(self) -> tuple[str, ...]:
+        """Every layer the losses read, each once."""
+        return tuple(dict.fromkeys(self.content_layers + self.style_layers))
 
-    def validated(self) -> "Options":
-        """A copy with layer names made canonical, or an ImpastoError naming the bad value."""
-        if self.arch not in ARCHS:
-            raise ImpastoError(f"unknown network {self.arch!r}; choose vgg19 or vgg16")
-        if self.pooling not in ("max", "avg"):
-            raise ImpastoError(f"unknown pooling {self.pooling!r}; choose max or avg")
-        if self.optimizer not in OPTIMIZERS:
-            raise ImpastoError(f"unknown optimizer {self.optimizer!r}; choose {', '.join(OPTIMIZERS)}")
-        if self.precision not in PRECISIONS:
-            raise ImpastoError(f"unknown precision {self.precision!r}; choose {', '.join(PRECISIONS)}")
-        for name in ("content_weight", "style_weight", "tv_weight", "denoise", "stop_eps", "init_noise"):
-            _finite(name, getattr(self, name), lower=0.0)
-        for name in ("style_scale", "tv_beta"):
-            _finite(name, getattr(self, name), lower=0.0, strict=True)
-        if self.lr is not None:
-            _finite("lr", self.lr, lower=0.0, strict=True)
-        if not isinstance(self.save_every, int) or self.save_every < 0:
-            raise ImpastoError(f"--save-every must be a whole number of at least 0, not {self.save_every!r}")
-        for name in ("iterations", "max_long_edge", "stop_window", "max_pixels"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ImpastoError(f"{_flag(name)} must be a whole number of at least 1, not {v!r}")
-        if self.max_long_edge < 16:
-            raise ImpastoError(f"--max-long-edge must be at least 16 pixels, not {self.max_long_edge}")
-        if not self.content_layers and self.content_weight > 0:
-            raise ImpastoError("no content layers given")
-        if not self.style_layers and self.style_weight > 0:
-            raise ImpastoError("no style layers given")
-        content = tuple(canonical_layer(n, self.arch) for n in self.content_layers)
-        style = tuple(canonical_layer(n, self.arch) for n in self.style_layers)
-        _layer_weights("content_layer_weights", self.content_layer_weights, content)
-        _layer_weights("style_layer_weights", self.style_layer_weights, style)
-        if self.style_blend is not None:
-            for w in self.style_blend:
-                _finite("style_blend", w, lower=0.0)
-            if sum(self.style_blend) <= 0:
-                raise ImpastoError("--style-blend weights must not all be zero")
-        from .beyond import check_options
+    @property
+    def size_iterations(self) -> tuple[int, ...]:
+        """Steps per size: ``iterations`` at the coarsest, half as many at each larger one."""
+        if self.iterations == 0:
+            return tuple(0 for _ in self.scales)
+        return tuple(max(1, self.iterations // 2**i) for i in range(len(self.scales)))
 
-        check_options(self)
-        return self.replace(content_layers=content, style_layers=style)
+    def request(self) -> Options:
+        """These values as a plain request, to vary and resolve again (a grid's cells)."""
+        return Options(**{f.name: getattr(self, f.name) for f in fields(Options)})
+
+    def record(self) -> dict[str, Any]:
+        """JSON-ready values (images given as PIL objects are named, not embedded)."""
+        def plain(v: Any) -> Any:
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
+
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def knobs() -> dict[str, Knob]:
+    """Every option's Knob by field name, in table order (the CLI's flags, in order)."""
+    return {f.name: f.metadata["knob"] for f in fields(Options)}
 
 
-def _finite(name: str, v: object, lower: float, strict: bool = False) -> None:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    if not ok or v < lower or (strict and v == lower):
-        bound = "greater than" if strict else "at least"
-        raise ImpastoError(f"{_flag(name)} must be a number {bound} {lower:g}, not {v!r}")
+def flag(name: str) -> str:
+    return knobs()[name].flag or "--" + name.replace("_", "-")
 
 
-def _layer_weights(name: str, weights: tuple[float, ...] | None, layers: tuple[str, ...]) -> None:
-    if weights is None:
-        return
-    if len(weights) != len(layers):
-        raise ImpastoError(f"{_flag(name)} needs {len(layers)} values, one per layer, not {len(weights)}")
-    for w in weights:
-        _finite(name, w, lower=0.0)
+def resolve(options: Options | None = None, preset: str | None = None, **typed: object) -> Resolved:
+    """Defaults, then a preset, then what the user typed (which always wins); checked once."""
+    if isinstance(options, Resolved):
+        if preset is None and not typed:
+            return options
+        raise TypeError("resolve() takes the Options a user gave, not an already resolved one")
+    base = options or Options()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ImpastoError(f"unknown preset {preset!r}; choose {', '.join(PRESETS)}")
+        base = base.replace(**PRESETS[preset])
+    unknown = sorted(set(typed) - set(knobs()))
+    if unknown:
+        raise ImpastoError(f"unknown option(s): {', '.join(unknown)}")
+    o = base.replace(**typed)
+    values = {name: _check(name, k, getattr(o, name)) for name, k in knobs().items()}
+    values.update(_derived(values))
+    return Resolved(**values)
 
 
-def layer_weights(weights: tuple[float, ...] | None, layers: tuple[str, ...]) -> tuple[float, ...]:
+def _check(name: str, k: Knob, v: Any) -> Any:
+    """One value checked against its knob; returns it in canonical form."""
+    if v is None and k.optional:
+        return None
+    if k.kind == "choice":
+        if v not in k.choices:
+            raise ImpastoError(f"unknown {flag(name)} {v!r}; choose {', '.join(k.choices)}")
+    elif k.kind == "number":
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not ok or v < k.lo or (k.strict and v == k.lo):
+            bound = "greater than" if k.strict else "at least"
+            raise ImpastoError(f"{flag(name)} must be a number {bound} {k.lo:g}, not {v!r}")
+        return float(v)
+    elif k.kind in ("whole", "seed"):
+        if not isinstance(v, int) or isinstance(v, bool) or v < k.lo:
+            raise ImpastoError(f"{flag(name)} must be a whole number of at least {k.lo:g}, not {v!r}")
+    elif k.kind == "weights":
+        if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
+            raise ImpastoError(f"{flag(name)} must be a list of numbers, not {v!r}")
+        return tuple(_check(name, Knob("", "number"), w) for w in v)
+    elif k.kind == "layers":
+        if isinstance(v, str):
+            v = tuple(n for n in v.replace(",", " ").split() if n)
+        return tuple(v)  # made canonical in _derived, once the network is known
+    elif k.kind == "sizes":
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = (v,)
+        if not isinstance(v, (list, tuple)) or not all(isinstance(s, int) and not isinstance(s, bool) for s in v):
+            raise ImpastoError(f"--scales must be whole numbers, not {v!r}")
+        return tuple(v)
+    elif k.kind == "masks":
+        if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
+            raise ImpastoError("masks must be a list with one mask per style image")
+        if not v:
+            raise ImpastoError("masks, when given, need one mask per style image")
+        return tuple(v)
+    elif k.kind == "text":
+        if not isinstance(v, str) and not (name == "init" and hasattr(v, "size")):  # init may be a PIL image
+            raise ImpastoError(f"{flag(name)} must be text, not {v!r}")
+    return v
+
+
+def _derived(v: Mapping[str, Any]) -> dict[str, Any]:
+    """The cross-field checks and the values that follow from others."""
+    arch = v["arch"]
+    if v["weights"] == "caffe" and arch != "vgg19":
+        raise ImpastoError("the Caffe weights are VGG-19 only; use --weights torchvision or a file for vgg16")
+    if not v["content_layers"] and v["content_weight"] > 0:
+        raise ImpastoError("no content layers given")
+    if not v["style_layers"] and v["style_weight"] > 0:
+        raise ImpastoError("no style layers given")
+    content = tuple(canonical_layer(n, arch) for n in v["content_layers"])
+    style = tuple(canonical_layer(n, arch) for n in v["style_layers"])
+    out: dict[str, Any] = {
+        "content_layers": content,
+        "style_layers": style,
+        "content_layer_weights": _layer_weights("content_layer_weights", v["content_layer_weights"], content),
+        "style_layer_weights": _layer_weights("style_layer_weights", v["style_layer_weights"], style),
+        "lr": v["lr"] if v["lr"] is not None else DEFAULT_LR[v["optimizer"]],
+        "seed": v["seed"],
+    }
+    if v["style_blend"] is not None and sum(v["style_blend"]) <= 0:
+        raise ImpastoError("--style-blend weights must not all be zero")
+    sizes = _sizes(v["scales"], v["max_long_edge"])
+    out.update(scales=sizes, max_long_edge=sizes[-1])
+    if v["color"] == "only":  # the style's palette alone: nothing to optimise, at the final size
+        out.update(scales=sizes[-1:], iterations=0, init="content", init_noise=0.0)
+    return out
+
+
+def _layer_weights(name: str, weights: tuple[float, ...] | None, layers: tuple[str, ...]) -> tuple[float, ...]:
     """Explicit per-layer weights, or equal ones summing to 1 (the paper's w_l = 1/|L|)."""
-    return tuple(weights) if weights is not None else tuple(1.0 / len(layers) for _ in layers)
+    if weights is None:
+        return tuple(1.0 / len(layers) for _ in layers)
+    if len(weights) != len(layers):
+        raise ImpastoError(f"{flag(name)} needs {len(layers)} values, one per layer, not {len(weights)}")
+    return weights
 
 
-def option_names() -> list[str]:
-    return [f.name for f in fields(Options)]
+def _sizes(scales: tuple[int, ...], final: int) -> tuple[int, ...]:
+    """``--scales N``: N long edges halving down from ``final``; or the long edges themselves."""
+    if not scales:
+        return (final,)
+    if len(scales) == 1:
+        n = scales[0]
+        if n < 1:
+            raise ImpastoError(f"--scales must be at least 1, not {n}")
+        if MAX_SCALE_COUNT < n < 16:
+            raise ImpastoError(f"--scales {n}: give at most {MAX_SCALE_COUNT} scales, or long edges of at least 16 pixels")
+        if n <= MAX_SCALE_COUNT:
+            return tuple(sorted({max(16, round(final / 2 ** (n - 1 - i))) for i in range(n)}))
+        return (n,)
+    if any(s < 16 for s in scales):
+        raise ImpastoError(f"--scales: every long edge must be at least 16 pixels, not {min(scales)}")
+    if list(scales) != sorted(set(scales)):
+        raise ImpastoError("--scales: give the long edges from small to large, each once")
+    return tuple(scales)

@@ -1,14 +1,14 @@
 """Presets that reproduce the settings of well-known style-transfer systems.
 
-Each maps onto :class:`Options`. Loss weights are the seed's values carried into impasto's
-loss normalisation (see ``losses.py``) by the conversion written beside each; where a seed's
+Each is a set of :class:`impasto.options.Options` values (``resolve(preset=...)`` applies one;
+what the user types still wins). Loss weights are the seed's values carried into impasto's
+loss normalisation (see ``losses/terms.py``) by the conversion written beside each; where a seed's
 numbers could not be carried over exactly the comment says so. ``README.md`` lists the sources.
 """
 
 from __future__ import annotations
 
-from .errors import ImpastoError
-from .options import PAPER_STYLE_LAYERS, Options, option_names
+from .features.layers import PAPER_STYLE_LAYERS
 
 PRESETS: dict[str, dict[str, object]] = {
     # Gatys, Ecker & Bethge 2015 / CVPR 2016: VGG-19, average pooling, conv4_2 content, style
@@ -64,15 +64,5 @@ PRESETS: dict[str, dict[str, object]] = {
     ),
 }
 
-
-def resolve_options(options: Options | None = None, preset: str | None = None, **overrides: object) -> Options:
-    """Defaults, then a preset, then explicit overrides (which always win)."""
-    base = options or Options()
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ImpastoError(f"unknown preset {preset!r}; choose {', '.join(PRESETS)}")
-        base = base.replace(**PRESETS[preset])
-    unknown = sorted(set(overrides) - set(option_names()))
-    if unknown:
-        raise ImpastoError(f"unknown option(s): {', '.join(unknown)}")
-    return base.replace(**overrides)
+# The base of `impasto grid`: a grid is many runs, so each is smaller and shorter.
+GRID_DEFAULTS: dict[str, object] = dict(max_long_edge=256, iterations=200)

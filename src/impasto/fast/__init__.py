@@ -9,19 +9,25 @@ The Python API, one function per job::
     fast.export_onnx(model, "starry.onnx")           # same image under onnxruntime
     fast.train("style.jpg", "photos/", "style.pt", fast.TrainOptions(steps=2000))
 
-OpenCV (flicker) and onnxruntime are imported only by the functions that need them.
+OpenCV (flicker) and onnxruntime are imported only by the functions that need them, and
+torch only when one of these names is first used.
 """
 
-from .export import export_onnx, run_onnx
-from .flicker import FlickerMeter, Smoother, flicker
-from .model import FastModel, load_model, shipped_models
-from .paint import stylize_files, stylize_image
-from .train import TrainOptions, train
-from .transformer import NetSize, TransformerNet, paint
-from .video import VideoStats, stylize_video
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "FastModel", "FlickerMeter", "NetSize", "Smoother", "TrainOptions", "TransformerNet", "VideoStats",
-    "export_onnx", "flicker", "load_model", "paint", "run_onnx", "shipped_models", "stylize_files",
-    "stylize_image", "stylize_video", "train",
-]
+_HOME = {
+    "export_onnx": "export", "run_onnx": "export", "FastModel": "model", "load_model": "model",
+    "shipped_models": "model", "NetSize": "options", "TrainOptions": "options", "stylize_files": "painting",
+    "stylize_image": "painting", "FlickerMeter": "temporal", "Smoother": "temporal", "flicker": "temporal",
+    "train": "training", "TransformerNet": "transformer", "paint": "transformer", "VideoStats": "video",
+    "stylize_video": "video",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    """Each name from its module on first use, so the CLI reads ``fast.options`` without torch."""
+    if name in _HOME:
+        return getattr(import_module(f".{_HOME[name]}", __name__), name)
+    raise AttributeError(f"module 'impasto.fast' has no attribute {name!r}")

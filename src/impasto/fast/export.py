@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..atomic import atomic_path
+from ..images.atomic import atomic_path
 from ..errors import ImpastoError
-from .paint import ModelLike, as_model
+from .painting import ModelLike, as_model
 from .transformer import TransformerNet
 
 OPSET = 17

@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 
 from ..errors import ImpastoError
-from ..weights import atomic_torch_save
-from .transformer import NetSize, TransformerNet
+from ..features.weights import atomic_torch_save
+from .options import NetSize
+from .transformer import TransformerNet
 
 FORMAT, VERSION = "impasto-fast", 1
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "data" / "fast"

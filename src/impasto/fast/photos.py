@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from ..errors import ImpastoError
-from ..images import load_image, to_tensor
+from ..images.io import load_image, to_tensor
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 

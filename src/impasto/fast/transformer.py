@@ -22,34 +22,12 @@ padded by reflection and cropped back, so any size comes out at the size it went
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..devices import precision_context, prefers_channels_last
-from ..errors import ImpastoError
-
-
-@dataclass(frozen=True)
-class NetSize:
-    """The network's shape, stored in every model file so it can be rebuilt."""
-
-    width: int = 32
-    blocks: int = 5
-    skip: bool = False
-
-    def validated(self) -> "NetSize":
-        for name, v, lo, hi in (("width", self.width, 4, 256), ("blocks", self.blocks, 0, 32)):
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise ImpastoError(f"network {name} must be a whole number from {lo} to {hi}, not {v!r}")
-        if not isinstance(self.skip, bool):
-            raise ImpastoError(f"network skip must be true or false, not {self.skip!r}")
-        return self
-
-    def as_dict(self) -> dict[str, int | bool]:
-        return asdict(self)
+from ..features.devices import precision_context, prefers_channels_last
+from .options import NetSize
 
 
 class ConvLayer(nn.Sequential):

@@ -1,7 +1,7 @@
 """Painting a video frame by frame, through the ffmpeg binary that ``imageio-ffmpeg`` ships.
 
 Frames are decoded as RGB, painted in small batches, optionally smoothed along optical flow
-(:mod:`impasto.fast.flicker`), and encoded as H.264 at the input's frame rate; the input's
+(:mod:`impasto.fast.temporal`), and encoded as H.264 at the input's frame rate; the input's
 audio track, when there is one, is copied across (re-encoded as AAC). The output is written
 to a temporary file beside the target and renamed into place when complete.
 """
@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from ..errors import ImpastoError
-from .paint import ModelLike, as_model
+from .painting import ModelLike, as_model
+from .temporal import FlickerMeter, Smoother
 from .transformer import paint
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm"}
@@ -91,8 +92,6 @@ def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.P
                   measure: bool = False, batch: int = 4, precision: str = "auto") -> VideoStats:
     """Paint every frame of ``src`` into ``dst``, keeping frame rate and audio; see module doc."""
     import imageio_ffmpeg
-
-    from .flicker import FlickerMeter, Smoother
 
     src, dst = Path(src), Path(dst)
     if dst.suffix.lower() not in VIDEO_SUFFIXES:

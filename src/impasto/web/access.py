@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import cookie_parser
 
-from ..atomic import atomic_path
+from ..images.atomic import atomic_path
 from .limits import ASGIApp, Receive, Scope, Send, send_json
 
 OWNER_COOKIE = "impasto_owner"

@@ -30,15 +30,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from PIL import Image
 
 from .. import __version__
-from ..images import save_image
+from ..images.io import save_image
 from .access import Access, Gate, HostCheck
 from .config import INSTANT, QUALITIES, WebConfig
 from .files import FileArea
 from .gallery import BY_ID, PAINTINGS
 from .instant import InstantStyle, Previews, shipped_instant_styles
-from .jobspec import MAX_STRENGTH, MIN_STRENGTH, JobSpec, check_shape, check_spec, engine_has_color, total_steps
+from .jobspec import MAX_STRENGTH, MIN_STRENGTH, JobSpec, check_shape, check_spec, to_options, total_steps
 from .limits import BodyLimit, SecurityHeaders
 from .models import (Capabilities, Deleted, InstantStyleOut, JobList, JobOut, Problem, QualityOut,
                      StyleOut)
@@ -202,12 +203,16 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
 
     async def queue(spec: JobSpec, owner: str, write: Callable[[Path, Path, Path], None]) -> JSONResponse:
         """Make the job's folder, let ``write(content, style, init)`` fill it, then queue the job."""
+        if spec.instant:
+            params, total, lane = spec.as_dict(), 1, "instant"  # one pass of a model
+        else:  # the options the engine will run with, resolved now (and refused now if they cannot be)
+            engine = to_options(spec, cfg, "auto")
+            params, total, lane = {**spec.as_dict(), "engine": engine.record()}, total_steps(engine), "paint"
         job_id = secrets.token_urlsafe(24)
         job_files = files.create(job_id)
         try:
             await run_in_threadpool(write, job_files.content, job_files.style, job_files.init)
-            job = store.add(job_id, spec.as_dict(), total_steps(spec, cfg), owner,
-                            "instant" if spec.instant else "paint")
+            job = store.add(job_id, params, total, owner, lane)
         except BaseException:
             files.remove(job_id)
             raise
@@ -252,7 +257,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         return Capabilities(
             max_upload_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, min_size=cfg.min_size,
             max_size=cfg.max_size, default_size=cfg.default_size, min_strength=MIN_STRENGTH,
-            max_strength=MAX_STRENGTH, workers=len(cfg.devices), color_in_engine=engine_has_color(),
+            max_strength=MAX_STRENGTH, workers=len(cfg.devices), color_in_engine=True,
             qualities=[QualityOut(id=q, iterations=cfg.quality_iterations[q]) for q in QUALITIES],
             max_waiting_per_client=cfg.max_waiting_per_client, password_required=gate.password is not None,
             authorised=gate.authorised(request.scope, request.cookies))
@@ -366,6 +371,8 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                           style.painting_id, False, instant)
         spec.refine_of = parent.id
         before = files.for_job(parent.id)
+        with Image.open(before.content) as photo:  # (the header only)
+            check_shape("content", photo.width, photo.height, spec, cfg)  # "best" needs more pixels
 
         def write(content_path: Path, _style: Path, init_path: Path) -> None:
             shutil.copyfile(before.content, content_path)

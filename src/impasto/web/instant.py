@@ -20,7 +20,8 @@ from pathlib import Path
 from PIL import Image
 
 from .. import fast
-from ..images import fit_long_edge, load_image, save_image
+from ..fast.painting import finish
+from ..images.io import fit_long_edge, load_image, save_image
 from .gallery import BY_FILE, BY_ID
 
 PREVIEW_SCENE = "shipwreck"
@@ -53,9 +54,11 @@ def shipped_instant_styles() -> dict[str, InstantStyle]:
     return out
 
 
-def paint_instant(model: fast.FastModel, img: Image.Image) -> Image.Image:
-    """One pass of the model over ``img``; the result has ``img``'s size."""
-    return fast.stylize_image(model, img)
+def paint_instant(model: fast.FastModel, img: Image.Image, keep_colours: bool = False) -> Image.Image:
+    """One pass of the model over ``img``; the result has ``img``'s size. ``keep_colours``: the
+    photo's colours under the painting's luminance, as ``--color luminance`` does for a model."""
+    painting = fast.stylize_image(model, img)
+    return finish(painting, img, color="luminance") if keep_colours else painting
 
 
 class Previews:

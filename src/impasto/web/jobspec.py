@@ -2,9 +2,11 @@
 
 The web exposes four plain-language controls instead of the engine's thirty knobs: style
 strength (a multiplier on beta), output size (long edge, clamped to the configured range),
-colour preservation and a quality level. Everything else stays at the engine's defaults, so a
-web job paints like ``impasto stylize`` with the same settings. The quality ``instant`` is
-different: a shipped feed-forward model paints the photo in one pass (``instant.py``).
+colour preservation and a quality level (steps, and for "best" two sizes coarse to fine).
+Everything else stays at the engine's defaults, so a web job paints like ``impasto stylize``
+with the same settings; the resolved options are stored with the job and shown by the API. The
+quality ``instant`` is different: a shipped feed-forward model paints the photo in one pass
+(``instant.py``).
 
 Every check happens here, when the job is asked for, and says what is wrong in the page's
 words (never the command line's), so a job that is accepted can be painted.
@@ -13,15 +15,15 @@ words (never the command line's), so a job that is accepted can be painted.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from collections.abc import Collection
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from fastapi import HTTPException
 
 from ..errors import ImpastoError
-from ..losses import layer_stride
-from ..options import Options, option_names
+from ..features.layers import layer_stride
+from ..options import Options, Resolved, resolve
 from .config import INSTANT, QUALITIES, WebConfig
 from .gallery import BY_ID
 
@@ -46,11 +48,6 @@ class JobSpec:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def engine_has_color() -> bool:
-    """Whether the engine does colour preservation itself (issue 4's ``color`` option)."""
-    return "color" in option_names()
 
 
 def check_spec(cfg: WebConfig, style_strength: float | None, size: int | None, preserve_color: bool,
@@ -94,53 +91,46 @@ def check_spec(cfg: WebConfig, style_strength: float | None, size: int | None, p
                    quality=quality, style_id=style_id or None, requested_size=asked if asked != clamped else None)
 
 
-def min_short_edge(cfg: WebConfig, quality: str) -> int:
-    """The fewest pixels the painting's short side may have: the network's deepest layer must
-    still see one position, at the smallest scale of a multi-scale quality. Instant jobs are held
-    to the same rule, so they can be refined."""
-    o = Options().validated()
-    need = max(layer_stride(k) for k in o.content_layers + o.style_layers)
-    scales = cfg.quality_scales.get(quality, 1) if "scales" in option_names() else 1
-    return need * 2 ** (max(1, scales) - 1)
-
-
 def check_shape(what: str, width: int, height: int, spec: JobSpec, cfg: WebConfig) -> None:
-    """Refuse, with 422, a photo too narrow to paint at the job's size (a 2000x3 strip)."""
+    """Refuse, with 422, a photo too narrow to paint at the job's size (a 2000x3 strip): the
+    network's deepest layer must still see one position at the job's smallest size. Instant
+    jobs are held to the single-size rule, so they can be refined."""
+    o = to_options(replace(spec, quality="balanced") if spec.instant else spec, cfg, "auto")
+    need = max(layer_stride(k) for k in o.layers)
+    smallest = o.scales[0]
     short = round(min(width, height) * spec.size / max(width, height))
-    need = min_short_edge(cfg, spec.quality)
-    if short < need:
+    if min(width, height) * smallest / max(width, height) < need:
+        least = math.ceil(need * spec.size / smallest)
         raise HTTPException(422, f"the {what} image is {width}x{height}: too narrow to paint; at "
                                  f"{spec.size} px its short side would be {short} px, and at least "
-                                 f"{need} px are needed (crop it, or choose a larger output size)")
+                                 f"{least} px are needed (crop it, or choose a larger output size)")
 
 
-def to_options(spec: JobSpec, cfg: WebConfig, device: str, init: str | None = None) -> Options:
-    """The engine settings for a job on ``device``; optional engine features are used when
-    present. ``init``: an image to start from (a refined instant painting) instead of the photo."""
+def to_options(spec: JobSpec, cfg: WebConfig, device: str, init: str | None = None) -> Resolved:
+    """The engine settings for a job on ``device``: the engine's defaults with the page's four
+    controls applied, resolved once (the same door as ``impasto stylize``). ``init``: an image to
+    start from (a refined instant painting) instead of the photo."""
     base = Options()
-    o = base.replace(
+    typed: dict[str, object] = dict(
         style_weight=base.style_weight * spec.style_strength,
         max_long_edge=spec.size,
         iterations=cfg.quality_iterations[spec.quality],
         max_pixels=max(cfg.max_pixels, base.max_pixels),
         device=device,
     )
+    if spec.preserve_color:
+        typed["color"] = "luminance"
     if init is not None:
-        o = o.replace(init=init)
-    names = set(option_names())
-    if spec.preserve_color and "color" in names:
-        o = o.replace(color="luminance")
+        typed["init"] = init
     scales = cfg.quality_scales.get(spec.quality, 1)
-    if scales > 1 and "scales" in names:
-        for form in ((scales,), scales):  # (N,) = N sizes coarse to fine; older drafts took N
-            try:
-                o = o.replace(scales=form).validated()
-                break
-            except (ImpastoError, TypeError, ValueError):
-                continue  # not a form this engine takes: run single-scale
-    return o.validated()
+    if scales > 1:
+        typed["scales"] = (scales,)  # N sizes, coarse to fine
+    try:
+        return resolve(**typed)
+    except ImpastoError as e:
+        raise HTTPException(422, str(e)) from None
 
 
-def total_steps(spec: JobSpec, cfg: WebConfig) -> int:
-    """Steps the job is expected to take (one for an instant job's single pass)."""
-    return 1 if spec.instant else cfg.quality_iterations[spec.quality]
+def total_steps(o: Resolved) -> int:
+    """Optimiser steps over all of a job's sizes."""
+    return sum(o.size_iterations)

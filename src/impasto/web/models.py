@@ -3,6 +3,8 @@ the /docs page built from it) describes every field."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -19,6 +21,9 @@ class JobOptions(BaseModel):
     style_id: str | None = Field(None, description="Bundled painting (or instant style), or null for an "
                                                    "uploaded style")
     refine_of: str | None = Field(None, description="The instant job this one refines, starting from its painting")
+    engine: dict[str, Any] | None = Field(None, description="The engine options the job runs with, resolved "
+                                                           "(as `impasto stylize` would; device 'auto'); "
+                                                           "none for an instant job")
 
 
 class JobLinks(BaseModel):

@@ -124,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise ImpastoError(f"the web app needs fastapi, uvicorn and python-multipart ({e.name} is "
                            "missing): pip install fastapi uvicorn python-multipart") from None
-    from ..devices import resolve_device
+    from ..features.devices import resolve_device
 
     cfg = config_from(args)
     if not args.devices:

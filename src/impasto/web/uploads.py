@@ -24,7 +24,7 @@ from fastapi import HTTPException, UploadFile
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImpastoError
-from ..images import load_image
+from ..images.io import load_image
 from .config import WebConfig
 
 # Formats a browser can produce; the others Pillow knows (EPS via Ghostscript, ...) stay off.

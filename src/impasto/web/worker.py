@@ -1,7 +1,7 @@
 """The painters: threads that each take the oldest queued job of their lane and run it.
 
-``paint`` workers, one per device, run the optimisation through the same engine as the CLI
-(:class:`impasto.transfer.Run`, built in :meth:`Worker._engine_run` only); each loads VGG once
+``paint`` workers, one per device, run the optimisation through the same door as the CLI
+(:func:`impasto.engine.prepare`, called in :meth:`Worker._engine_run` only); each loads VGG once
 and reuses it. While a job runs the worker writes its progress (step, losses, ETA) to the job
 table and, a few times a second at most, a small preview JPEG; it checks for a cancel request
 between steps. One ``instant`` worker paints instant jobs with the shipped feed-forward models
@@ -23,18 +23,17 @@ from pathlib import Path
 from PIL import Image
 
 from .. import fast
-from ..devices import resolve_device
+from ..engine import Transfer, prepare
 from ..errors import ImpastoError
-from ..images import fit_long_edge, load_image, save_image
-from ..network import Network, load_network
-from ..options import Options
-from ..transfer import Run
-from .colour import keep_content_colours
+from ..features.devices import resolve_device
+from ..features.network import Network, load_network
+from ..images.io import fit_long_edge, load_image, save_image
+from ..options import Resolved
 from .config import WebConfig
 from .files import FileArea, JobFiles
 from .gallery import BY_ID
 from .instant import InstantStyle, paint_instant
-from .jobspec import JobSpec, engine_has_color, to_options
+from .jobspec import JobSpec, to_options
 from .store import Job, JobStore
 
 log = logging.getLogger("impasto.web")
@@ -44,7 +43,7 @@ _NETWORKS: dict[tuple, Network] = {}
 _NETWORKS_LOCK = threading.Lock()
 
 
-def shared_network(o: Options) -> Network:
+def shared_network(o: Resolved) -> Network:
     """VGG for these options, loaded once per process (its weights are never changed by a run,
     so the workers and successive app instances can share it)."""
     key = (o.arch, o.weights, o.preprocess, o.pooling, o.device)
@@ -52,6 +51,11 @@ def shared_network(o: Options) -> Network:
         if key not in _NETWORKS:
             _NETWORKS[key] = load_network(o)
         return _NETWORKS[key]
+
+
+def job_spec(job: Job) -> JobSpec:
+    """The request a job was made from (its record also holds the resolved engine options)."""
+    return JobSpec(**{k: v for k, v in job.params.items() if k != "engine"})
 
 
 class _Stopped(Exception):
@@ -89,7 +93,7 @@ class Worker(threading.Thread):
             finally:
                 self.current = None
 
-    def _network(self, o: Options) -> Network:
+    def _network(self, o: Resolved) -> Network:
         return shared_network(o)
 
     def run_job(self, job: Job) -> None:
@@ -117,11 +121,11 @@ class Worker(threading.Thread):
             state, error = "failed", "internal error while painting (see the server log)"
         self.store.finish(job.id, state, error)
 
-    def _engine_run(self, spec: JobSpec, files: JobFiles, style: Path) -> Run:
+    def _engine_run(self, spec: JobSpec, files: JobFiles, style: Path) -> Transfer:
         """The one call into the engine: the job's options, then a run to iterate."""
         init = str(files.init) if spec.refine_of and files.init.is_file() else None
         options = to_options(spec, self.cfg, self.device, init)
-        return Run(files.content, style, options, network=self._network(options))
+        return prepare(files.content, style, options, network=self._network(options))
 
     def _check(self, job: Job) -> bool:
         """Between steps: raise _Stopped when the server stops; True when the user cancelled."""
@@ -130,13 +134,13 @@ class Worker(threading.Thread):
         return self.store.cancel_requested(job.id)
 
     def _paint(self, job: Job) -> tuple[str, str | None]:
-        spec = JobSpec(**job.params)
+        spec = job_spec(job)
         files = self.files.for_job(job.id)
         if spec.style_id and spec.style_id not in BY_ID:
             raise ImpastoError(f"the bundled style {spec.style_id!r} is no longer available")
         style = BY_ID[spec.style_id].path if spec.style_id else files.style
         run = self._engine_run(spec, files, style)
-        total = getattr(run, "total_steps", run.options.iterations)
+        total = run.total_steps
         first = last_preview = None
         losses: dict[str, float] | None = None
         for step in run:
@@ -158,13 +162,11 @@ class Worker(threading.Thread):
             if pause > 0:
                 self.stop.wait(pause)
         result = run.best_image()
-        if spec.preserve_color and not engine_has_color():
-            result = keep_content_colours(result, run.content_image)
         self._finish(job, files, result, run.steps_done, losses)
         return "done", None
 
     def _paint_instant(self, job: Job) -> tuple[str, str | None]:
-        spec = JobSpec(**job.params)
+        spec = job_spec(job)
         files = self.files.for_job(job.id)
         if self._check(job):
             return "cancelled", None
@@ -174,9 +176,7 @@ class Worker(threading.Thread):
         if style.id not in self._models:
             self._models[style.id] = fast.load_model(style.path, resolve_device(self.device))
         content = fit_long_edge(load_image(files.content), spec.size)
-        result = paint_instant(self._models[style.id], content)
-        if spec.preserve_color:
-            result = keep_content_colours(result, content)
+        result = paint_instant(self._models[style.id], content, spec.preserve_color)
         self._finish(job, files, result, 1, None)
         return "done", None
 

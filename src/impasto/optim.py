@@ -1,4 +1,8 @@
-"""L-BFGS for one image tensor, built for style transfer's loop.
+"""The optimisers, each keeping the image inside the valid pixel box: L-BFGS (the paper's), and
+Adam and SGD with a projection after every step. ``make_optimizer`` is the one place a run
+gets its optimiser; the step sizes are given in 0-255 pixel levels.
+
+L-BFGS for one image tensor, built for style transfer's loop.
 
 Compared with ``torch.optim.LBFGS(max_iter=1)``, which the classic tools use:
 
@@ -23,6 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+
+from .options import Resolved
+
+LBFGS_HISTORY_BYTES = 2 * 1024**3  # what the L-BFGS history may take (it is 2 x history images)
 
 
 class LBFGS:
@@ -106,3 +114,50 @@ def _unflat(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         b, c, h, w = like.shape
         return v.view(b, h, w, c).permute(0, 3, 1, 2)
     return v.view_as(like)
+
+
+class Projected:
+    """A torch optimiser followed by projection onto the pixel box: projected (stochastic) gradient.
+
+    ``normalise``: divide every gradient by the RMS of the first one, so SGD's learning rate is
+    in pixel levels whatever the loss's scale."""
+
+    def __init__(self, opt: torch.optim.Optimizer, x: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor],
+                 normalise: bool = False) -> None:
+        self.opt, self.x, self.bounds, self.normalise = opt, x, bounds, normalise
+        self.grad0: torch.Tensor | None = None
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+        def scaled() -> torch.Tensor:
+            loss = closure()
+            if self.normalise:
+                if self.grad0 is None:
+                    self.grad0 = self.x.grad.pow(2).mean().sqrt().clamp_min(1e-30)
+                self.x.grad.div_(self.grad0)
+            return loss
+
+        loss = self.opt.step(scaled)
+        with torch.no_grad():
+            self.x.clamp_(*self.bounds)
+        return loss
+
+
+def lbfgs_history(x: torch.Tensor, cap: int = 100) -> int:
+    """How many L-BFGS update pairs to keep: up to ``cap`` at screen sizes, fewer at print
+    sizes, where 100 pairs of a 4096x4096 image alone would need 40 GB."""
+    per_pair = 2 * x.numel() * x.element_size()
+    return max(5, min(cap, LBFGS_HISTORY_BYTES // max(1, per_pair)))
+
+
+def make_optimizer(o: Resolved, x: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor],
+                   pixel_units: torch.Tensor) -> LBFGS | Projected:
+    """The optimiser ``o`` asks for over image ``x``; every step ends inside ``bounds``."""
+    lr = o.lr / float(pixel_units.mean())  # pixel levels -> net-space units
+    if o.optimizer == "lbfgs":  # projects inside, so its curvature pairs match the steps taken
+        return LBFGS(x, history=lbfgs_history(x, 50), first_step=lr, bounds=bounds)
+    if o.optimizer == "adam":
+        return Projected(torch.optim.Adam([x], lr=lr), x, bounds)
+    return Projected(torch.optim.SGD([x], lr=lr, momentum=0.9, nesterov=True), x, bounds, normalise=True)

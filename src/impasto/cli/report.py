@@ -1,12 +1,41 @@
-"""What a run leaves besides the image: a JSON-lines log and a loss-curve plot."""
+"""What a run shows and leaves besides the image: a progress bar, a JSON-lines log, a loss plot."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from .atomic import atomic_path
+from ..images.atomic import atomic_path, output_format
+
+
+class Progress:
+    """A live bar (step, losses, it/s, ETA) on stderr; silent with --quiet."""
+
+    def __init__(self, total: int, quiet: bool, unit: str = "it") -> None:
+        self.bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=unit, dynamic_ncols=True, file=sys.stderr, mininterval=0.25)
+        self.last = 0.0
+
+    def update(self, step: int, losses: Callable[[], dict[str, float]] = dict) -> None:
+        """Move to ``step``; ``losses`` is called (reading the device) only as often as shown."""
+        if self.bar is None:
+            return
+        self.bar.update(step - self.bar.n)
+        now = time.monotonic()
+        if now - self.last > 0.25:
+            self.last = now
+            self.bar.set_postfix({k: f"{v:.3g}" for k, v in losses().items()}, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 class JsonLog:
@@ -30,8 +59,6 @@ def plot_losses(history: list[dict], path: str | os.PathLike[str]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .images import output_format
 
     output_format(path)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)

@@ -11,67 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..devices import precision_context, resolve_device
 from ..errors import ImpastoError
-from ..images import fit_long_edge, load_image, save_image, to_pil, to_tensor
-from ..options import PRECISIONS, Options
+from ..features.devices import precision_context, resolve_device
+from ..images.io import fit_long_edge, load_image, save_image, to_pil, to_tensor
 from .loss import PerceptualLoss
 from .model import FastModel, load_model, model_record, save_model
+from .options import NetSize, TrainOptions
 from .photos import Photos
-from .transformer import NetSize, TransformerNet, paint
-
-
-@dataclass
-class TrainOptions:
-    """Everything that decides what a training run learns. Defaults suit a GPU and BSDS500."""
-
-    steps: int = 4000
-    batch: int = 4
-    crop: int = 256
-    style_size: int = 256  # the style image's long edge when its Grams are taken
-    lr: float = 1e-3
-    warmup: int = 100  # steps over which the learning rate rises linearly from 0 (see train())
-    width: int = 32
-    blocks: int = 5
-    skip: bool = False  # add the input to the output (transformer.py); not the paper's
-    content_weight: float = 1.0
-    style_weight: float = 1e3
-    tv_weight: float = 1e-3
-    seed: int = 0
-    preview_every: int = 100
-    checkpoint_every: int = 500
-    device: str = "auto"
-    precision: str = "auto"  # as Options.precision: bf16 halves the time on CPUs with AMX/AVX512-BF16
-
-    def validated(self) -> "TrainOptions":
-        for name in ("steps", "batch", "crop", "style_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ImpastoError(f"--{name.replace('_', '-')} must be a whole number of at least 1, not {v!r}")
-        if self.crop < 16 or self.crop % 4:
-            raise ImpastoError(f"--crop must be a multiple of 4 and at least 16, not {self.crop}")
-        for name in ("preview_every", "checkpoint_every", "warmup"):
-            if getattr(self, name) < 0:
-                raise ImpastoError(f"--{name.replace('_', '-')} must be at least 0")
-        if self.precision not in PRECISIONS:
-            raise ImpastoError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
-        if not self.lr > 0:
-            raise ImpastoError(f"--lr must be greater than 0, not {self.lr}")
-        NetSize(self.width, self.blocks, self.skip).validated()
-        self.loss_options()  # validates the weights
-        return self
-
-    def loss_options(self) -> Options:
-        return Options(content_weight=self.content_weight, style_weight=self.style_weight,
-                       tv_weight=self.tv_weight, device=self.device).validated()
-
-    def record(self) -> dict:
-        return dataclasses.asdict(self)
+from .transformer import TransformerNet, paint
 
 
 def checkpoint_path(out: str | Path) -> Path:

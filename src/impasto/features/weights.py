@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_path
-from .errors import ImpastoError
-from .vgg import ARCHS, conv_names, conv_shapes
+from ..errors import ImpastoError
+from ..images.atomic import atomic_path
+from .layers import conv_names, conv_shapes
 
 ConvWeights = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
@@ -253,12 +253,9 @@ def user_file(path: str | Path, arch: str | None, preprocess: str | None = None)
 
 
 def load_weights(source: str = "caffe", arch: str = "vgg19", preprocess: str | None = None) -> Weights:
-    """Weights for ``arch`` from ``source`` ('caffe', 'torchvision' or a path)."""
-    if arch not in ARCHS:
-        raise ImpastoError(f"unknown network {arch!r}; choose vgg19 or vgg16")
+    """Weights for ``arch`` from ``source`` ('caffe', 'torchvision' or a path); ``options.resolve``
+    has already refused a pairing that cannot exist (Caffe's VGG-16)."""
     if source == "caffe":
-        if arch != "vgg19":
-            raise ImpastoError("the Caffe weights are VGG-19 only; use --weights torchvision or a file for vgg16")
         return caffe_vgg19()
     if source == "torchvision":
         return torchvision_vgg(arch)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 import torch
 from PIL import Image
 
-from .images import to_pil, to_tensor
+from .io import to_pil, to_tensor
 
 COLOR_MODES = ("style", "luminance", "histogram", "only")
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import torch
 
-from .errors import ImpastoError
+from ..errors import ImpastoError
 
 
 def resolve_device(spec: str | int) -> torch.device:

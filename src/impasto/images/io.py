@@ -15,12 +15,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .atomic import atomic_path
-from .errors import ImpastoError
+from ..errors import ImpastoError
+from .atomic import atomic_path, output_format
 
 # Above this many pixels a file is refused as a likely decompression bomb (Pillow's own limit).
 MAX_PIXELS = 89_478_485
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
 def _flatten(img: Image.Image) -> Image.Image:
@@ -98,26 +97,6 @@ def to_pil(t: torch.Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> RGB PIL image (clamped, rounded)."""
     t = t.detach().float().squeeze(0).clamp(0, 1).mul(255).round().to(torch.uint8)
     return Image.fromarray(t.permute(1, 2, 0).cpu().numpy(), "RGB")
-
-
-def output_format(path: str | os.PathLike[str]) -> str:
-    ext = Path(path).suffix.lower()
-    if ext not in FORMATS:
-        raise ImpastoError(f"cannot tell the format of {path}: use .png, .jpg or .webp")
-    return FORMATS[ext]
-
-
-def check_writable(path: str | os.PathLike[str]) -> None:
-    """Fail before any work is done when ``path`` could not be written later."""
-    output_format(path)
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise ImpastoError(f"cannot write {p}: folder {parent} does not exist")
-    if p.is_dir():
-        raise ImpastoError(f"cannot write {p}: it is a folder")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise ImpastoError(f"cannot write {p}: permission denied")
 
 
 def save_image(img: Image.Image, path: str | os.PathLike[str], quality: int = 95) -> None:

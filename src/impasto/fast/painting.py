@@ -13,9 +13,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ..devices import resolve_device
 from ..errors import ImpastoError
-from ..images import load_image, to_pil, to_tensor
+from ..features.devices import resolve_device
+from ..images.color import recombine
+from ..images.denoise import tv_denoise
+from ..images.io import MAX_PIXELS, fit_long_edge, load_image, to_pil, to_tensor
 from .model import FastModel, load_model
 from .photos import EXTENSIONS
 from .transformer import paint
@@ -78,11 +80,30 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return files
 
 
-def stylize_files(model: ModelLike, files: list[Path], batch: int = 4,
-                  precision: str = "auto") -> Iterator[tuple[Path, Image.Image]]:
-    """Yield ``(input path, painting)`` for each file, painting ``batch`` same-size files at a time."""
+def finish(painting: Image.Image, photo: Image.Image, color: str = "style", denoise: float = 0.0) -> Image.Image:
+    """What ``--color luminance`` and ``--denoise`` mean for a model's painting: the photo's
+    chroma under the painting's luminance, then the same TV denoise the engine applies."""
+    if color == "style" and denoise <= 0:
+        return painting
+    rgb = to_tensor(painting)
+    if color == "luminance":
+        rgb = recombine(rgb, to_tensor(photo))
+    if denoise > 0:
+        rgb = tv_denoise(rgb, denoise)
+    return to_pil(rgb)
+
+
+def stylize_files(model: ModelLike, files: list[Path], batch: int = 4, precision: str = "auto",
+                  long_edge: int | None = None, max_pixels: int = MAX_PIXELS, color: str = "style",
+                  denoise: float = 0.0) -> Iterator[tuple[Path, Image.Image]]:
+    """Yield ``(input path, painting)`` for each file, painting ``batch`` same-size files at a time.
+
+    ``long_edge``: resize each photo to it first (default: paint at the photo's own size)."""
     m = as_model(model)
     for k in range(0, len(files), batch):
         chunk = files[k:k + batch]
-        imgs = stylize_tensors(m, [to_tensor(load_image(f)) for f in chunk], batch, precision)
-        yield from zip(chunk, imgs)
+        photos = [load_image(f, max_pixels) for f in chunk]
+        if long_edge is not None:
+            photos = [fit_long_edge(p, long_edge) for p in photos]
+        imgs = stylize_tensors(m, [to_tensor(p) for p in photos], batch, precision)
+        yield from zip(chunk, (finish(i, p, color, denoise) for i, p in zip(imgs, photos)))

@@ -1,0 +1,91 @@
+"""The engine's flags, made from the option table (``impasto.options``): one flag per option,
+its help and its default taken from there, so a default is written once.
+
+Every flag defaults to "not given", so only what the user typed overrides a preset.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from ..options import Knob, Options, flag, knobs
+
+
+def floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, not {text!r}") from None
+
+
+def ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, not {text!r}") from None
+
+
+def names(text: str) -> tuple[str, ...]:
+    return tuple(v for v in text.replace(",", " ").split() if v)
+
+
+def number(kind: type) -> Callable[[str], Any]:
+    """argparse type for one int or float, with an error message in our words."""
+    def parse(text: str) -> Any:
+        try:
+            return kind(text)
+        except ValueError:
+            word = "whole number" if kind is int else "number"
+            raise argparse.ArgumentTypeError(f"expected a {word}, not {text!r}") from None
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+PARSE: dict[str, Callable[[str], Any]] = {
+    "number": number(float), "whole": number(int), "seed": number(int), "layers": names,
+    "weights": floats, "sizes": ints, "choice": str, "text": str, "masks": str,
+}
+METAVAR = {"number": "X", "whole": "N", "seed": "N", "layers": "LAYERS", "weights": "W,...", "sizes": "N|EDGES",
+           "text": "TEXT", "masks": "MASK"}
+
+
+def _shown(v: Any) -> str:
+    if isinstance(v, tuple):
+        return ",".join(str(x) for x in v) or "none"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def help_text(name: str, k: Knob) -> str:
+    default = Options.__dataclass_fields__[name].default
+    shown = "" if default is None else f" (default: {_shown(default)})"
+    return k.help + shown
+
+
+def add_option_flags(p: argparse.ArgumentParser, defaults: Options | None = None) -> None:
+    """Add every option as a flag. ``defaults``: the base the command starts from (its help shows them)."""
+    base = defaults or Options()
+    group = p.add_argument_group("style transfer options")
+    for name, k in knobs().items():
+        help_ = help_text(name, k)
+        if defaults is not None and getattr(base, name) != Options.__dataclass_fields__[name].default:
+            help_ = f"{k.help} (default here: {_shown(getattr(base, name))})"
+        metavar = "{" + ",".join(k.choices) + "}" if k.kind == "choice" else METAVAR[k.kind]
+        action = "append" if k.kind == "masks" else "store"
+        group.add_argument(flag(name), dest=name, type=PARSE[k.kind], action=action, default=argparse.SUPPRESS,
+                           metavar=metavar, help=help_)
+    group.add_argument("--gpu", type=number(int), default=argparse.SUPPRESS, metavar="N",
+                       help="GPU index, -1 for the CPU (alias of --device)")
+    group.add_argument("--preset", default=None, help="gatys, keras-vgg16, tf-adam, tds or mxnet")
+
+
+def typed(args: argparse.Namespace) -> dict[str, object]:
+    """The options the user typed (not their defaults), by field name."""
+    out = {k: v for k, v in vars(args).items() if k in knobs()}
+    if "gpu" in vars(args):
+        out["device"] = "cpu" if args.gpu < 0 else f"cuda:{args.gpu}"
+    return out

@@ -1,0 +1,160 @@
+"""``impasto stylize`` (optimisation, or one pass of a feed-forward ``--model``) and ``impasto layers``.
+
+The engine is imported inside the commands, not at the top, so that ``--help`` and argument
+errors answer without loading torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..errors import ImpastoError
+from ..images.atomic import check_writable, output_format
+from ..options import flag, knobs, resolve
+from .flags import add_option_flags, typed
+
+EXIT_INTERRUPTED = 130
+MODEL_NOTE = "a feed-forward --model paints in one pass"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("stylize", help="paint CONTENT in the style of STYLE (several styles blend)",
+                       description="Paint CONTENT in the style of STYLE by optimisation (Gatys et al.), or "
+                                   "with a trained feed-forward --model in one pass.")
+    s.add_argument("images", nargs="*", metavar="CONTENT STYLE", help="content image, then style image(s)")
+    s.add_argument("-o", "--output", required=True, help="output image (.png, .jpg or .webp)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--log-json", metavar="FILE", help="one JSON line of losses per step")
+    s.add_argument("--plot", metavar="FILE.png", help="loss curves as a picture")
+    s.add_argument("--model", help="a feed-forward style (a shipped name or a file from `impasto train`) instead "
+                                   "of optimising; the images are then photos (or folders of them)")
+    add_option_flags(s)
+    s.set_defaults(func=cmd_stylize)
+    lay = sub.add_parser("layers", help="list the layer names of a network")
+    lay.add_argument("--arch", default="vgg19")
+    lay.set_defaults(func=cmd_layers)
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    if args.model:
+        return _with_model(args)
+    if len(args.images) < 2:
+        raise ImpastoError("stylize needs a content image and at least one style image (or --model)")
+    out = Path(args.output)
+    check_writable(out)
+    for extra in (args.log_json, args.plot):
+        if extra and not Path(extra).parent.is_dir():
+            raise ImpastoError(f"cannot write {extra}: its folder does not exist")
+    if args.plot:
+        output_format(args.plot)
+    options = resolve(None, args.preset, **typed(args))
+
+    from ..engine import prepare
+    from ..images.io import save_image
+    from .report import JsonLog, Progress, plot_losses
+
+    transfer = prepare(args.images[0], args.images[1:], options)
+    log = JsonLog(args.log_json) if args.log_json else None
+    history: list[dict] = []
+    progress = Progress(transfer.total_steps, args.quiet)
+    start = time.monotonic()
+    interrupted = False
+    try:
+        for step in transfer:
+            if log or args.plot:
+                rec = {"step": step.step, **step.losses, "seconds": round(time.monotonic() - start, 4),
+                       "long_edge": max(step.run.content_size)}
+                history.append(rec)
+                if log:
+                    log.write(rec)
+            progress.update(step.step, lambda: step.losses)
+            if options.save_every and step.step % options.save_every == 0:
+                save_image(step.image, intermediate_path(out, step.step))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+    save_image(transfer.best_image(), out)
+    if log:
+        log.close()
+    if args.plot and history:
+        plot_losses(history, args.plot)
+    if interrupted:
+        print(f"impasto: interrupted after {transfer.steps_done} steps; best image so far written to {out}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        why = " (converged)" if transfer.stopped_early else ""
+        print(f"wrote {out} after {transfer.steps_done} steps in {time.monotonic() - start:.1f} s{why}",
+              file=sys.stderr)
+    return 0
+
+
+def intermediate_path(out: Path, step: int) -> Path:
+    return out.with_name(f"{out.stem}_{step:04d}{out.suffix}")
+
+
+def model_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The options a ``--model`` run honours, or an ImpastoError naming a flag it cannot."""
+    chosen = typed(args)
+    for name, value in chosen.items():
+        k = knobs()[name]
+        ok = k.with_model is True or (isinstance(k.with_model, tuple) and value in k.with_model)
+        if not ok:
+            what = flag(name) if not isinstance(k.with_model, tuple) else f"{flag(name)} {value}"
+            raise ImpastoError(f"{what} does not apply to --model ({MODEL_NOTE}); drop it or drop --model")
+    for name in ("preset", "log_json", "plot"):
+        if getattr(args, name):
+            raise ImpastoError(f"--{name.replace('_', '-')} does not apply to --model ({MODEL_NOTE})")
+    o = resolve(**chosen)  # checks the values of the flags that do apply
+    return {"long_edge": o.max_long_edge if "max_long_edge" in chosen else None, "max_pixels": o.max_pixels,
+            "device": o.device, "precision": o.precision, "color": o.color, "denoise": o.denoise}
+
+
+def _with_model(args: argparse.Namespace) -> int:
+    """``impasto stylize --model MODEL IMAGE_OR_DIR... -o OUT``: one file, or a folder of them."""
+    settings = model_settings(args)
+    if not args.images:
+        raise ImpastoError("stylize --model needs at least one photo (or a folder of them)")
+    from ..fast.painting import as_model, expand_inputs, stylize_files
+    from ..images.io import save_image
+
+    files = expand_inputs(args.images)
+    out = Path(args.output)
+    single = len(files) == 1 and not Path(args.images[0]).is_dir() and out.suffix != ""
+    if single:
+        check_writable(out)
+    else:
+        if out.exists() and not out.is_dir():
+            raise ImpastoError(f"-o {out}: several images need an output folder, not a file")
+        if not out.parent.is_dir():
+            raise ImpastoError(f"cannot write {out}: folder {out.parent} does not exist")
+        out.mkdir(exist_ok=True)
+    model = as_model(args.model, settings.pop("device"))
+    start = time.monotonic()
+    n = 0
+    for src, img in stylize_files(model, files, **settings):
+        save_image(img, out if single else out / (src.stem + ".png"))
+        n += 1
+    if not args.quiet:
+        print(f"wrote {n} image(s) to {out} in {time.monotonic() - start:.2f} s", file=sys.stderr)
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from ..features.layers import ARCHS, layer_names
+
+    if args.arch not in ARCHS:
+        raise ImpastoError(f"unknown network {args.arch!r}; choose vgg19 or vgg16")
+    for name in layer_names(args.arch):
+        alias = ""
+        if name.startswith("relu"):
+            b, c = name[4:].split("_")
+            alias = f"block{b}_conv{c}"
+        elif name.startswith("pool"):
+            alias = f"block{name[4:]}_pool"
+        print(f"{name:10s} {alias}".rstrip())
+    return 0

@@ -1,0 +1,84 @@
+"""What a feed-forward style is and how it is trained: the network's size and the training
+options. Pure Python, so the CLI shows their defaults without loading torch."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+
+from ..errors import ImpastoError
+from ..options import Resolved, resolve
+
+
+@dataclass(frozen=True)
+class NetSize:
+    """The network's shape, stored in every model file so it can be rebuilt."""
+
+    width: int = 32
+    blocks: int = 5
+    skip: bool = False
+
+    def validated(self) -> "NetSize":
+        for name, v, lo, hi in (("width", self.width, 4, 256), ("blocks", self.blocks, 0, 32)):
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise ImpastoError(f"network {name} must be a whole number from {lo} to {hi}, not {v!r}")
+        if not isinstance(self.skip, bool):
+            raise ImpastoError(f"network skip must be true or false, not {self.skip!r}")
+        return self
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return asdict(self)
+
+
+
+def setting(default: object, help: str) -> object:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainOptions:
+    """Everything that decides what a training run learns. Defaults suit a GPU and BSDS500.
+
+    Each field's help is the ``impasto train`` flag's help (cli/fast.py makes the flags from here)."""
+
+    steps: int = setting(4000, "training steps")
+    batch: int = setting(4, "photos per step")
+    crop: int = setting(256, "crop side in pixels")
+    style_size: int = setting(256, "style image long edge for its statistics; larger = bigger strokes")
+    lr: float = setting(1e-3, "Adam learning rate")
+    warmup: int = setting(100, "steps over which the learning rate rises linearly from 0")
+    width: int = setting(32, "channels of the first layer")
+    blocks: int = setting(5, "residual blocks")
+    skip: bool = setting(False, "add the input to the output (not the paper's network)")
+    content_weight: float = setting(1.0, "alpha")
+    style_weight: float = setting(1e3, "beta")
+    tv_weight: float = setting(1e-3, "total-variation weight")
+    seed: int = setting(0, "seed for the crops and the initial weights")
+    preview_every: int = setting(100, "write OUT_preview_NNNNN.png every N steps, 0 = never")
+    checkpoint_every: int = setting(500, "write OUT.ckpt every N steps")
+    device: str = setting("auto", "auto (the GPU when there is one), cpu, cuda, mps")
+    precision: str = setting("auto", "auto (bf16 on CPUs with AMX/AVX512-BF16, tf32 on CUDA), fp32, tf32 or bf16")
+
+    def validated(self) -> "TrainOptions":
+        for name in ("steps", "batch", "crop", "style_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ImpastoError(f"--{name.replace('_', '-')} must be a whole number of at least 1, not {v!r}")
+        if self.crop < 16 or self.crop % 4:
+            raise ImpastoError(f"--crop must be a multiple of 4 and at least 16, not {self.crop}")
+        for name in ("preview_every", "checkpoint_every", "warmup"):
+            if getattr(self, name) < 0:
+                raise ImpastoError(f"--{name.replace('_', '-')} must be at least 0")
+        if not self.lr > 0:
+            raise ImpastoError(f"--lr must be greater than 0, not {self.lr}")
+        NetSize(self.width, self.blocks, self.skip).validated()
+        self.loss_options()  # checks the weights and the precision
+        return self
+
+    def loss_options(self) -> Resolved:
+        """The engine options of the loss: its defaults with these weights, device and precision."""
+        return resolve(content_weight=self.content_weight, style_weight=self.style_weight,
+                       tv_weight=self.tv_weight, device=self.device, precision=self.precision)
+
+    def record(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,1 @@
+"""Images in and out: decoding any common file safely, resizing, colour handling, atomic writes."""
