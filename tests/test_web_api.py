@@ -23,8 +23,8 @@ from PIL import Image  # noqa: E402
 from impasto.cli import main as cli_main  # noqa: E402
 from impasto.web.gallery import BY_ID  # noqa: E402
 
-from .web_helpers import (api_client, bomb_png, client, encode, fast_config, free_port, idle, photo,  # noqa: E402,F401
-                          png, submit, wait_for_state)
+from .web_helpers import (LONG, api_client, bomb_png, client, encode, fast_config, free_port,  # noqa: E402,F401
+                          idle, photo, png, slow_config, start_long_job, submit, wait_for_state)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*httpx2.*")
 
@@ -122,15 +122,13 @@ def test_cancel_a_queued_job(idle, png):
 
 
 def test_cancel_a_running_job(tmp_path, png):
-    cfg = fast_config(tmp_path / "data", quality_iterations={"fast": 100_000, "balanced": 3, "best": 4})
-    with api_client(cfg) as c:
-        job = submit(c, png, quality="fast", size=32).json()
-        running = wait_for_state(c.get, job["id"], ("running",))
-        assert running["total"] == 100_000
+    with api_client(slow_config(tmp_path / "data")) as c:
+        job = start_long_job(c, png)
+        assert job["total"] == LONG
         r = c.post(f"/api/jobs/{job['id']}/cancel")
         assert r.status_code == 200 and r.json()["state"] in ("running", "cancelled")
         final = wait_for_state(c.get, job["id"], timeout=30)
-        assert final["state"] == "cancelled" and final["step"] < 100_000
+        assert final["state"] == "cancelled" and final["step"] < LONG
         assert c.get(f"/api/jobs/{job['id']}/result").status_code == 409
         # The worker is free again: the next job runs.
         nxt = submit(c, png, quality="balanced").json()
@@ -160,10 +158,8 @@ def test_jobs_running_when_the_server_died_run_again_in_order(tmp_path, png):
 
 def test_a_server_stopped_mid_job_finishes_it_after_restart(tmp_path, png):
     data = tmp_path / "data"
-    slow = fast_config(data, quality_iterations={"fast": 100_000, "balanced": 3, "best": 4})
-    with api_client(slow) as c:
-        job = submit(c, png, quality="fast", size=32).json()
-        wait_for_state(c.get, job["id"], ("running",))
+    with api_client(slow_config(data)) as c:
+        job = start_long_job(c, png)
         browser = c.cookies
     with api_client(fast_config(data, devices=()), cookies=browser) as c:
         assert c.get(f"/api/jobs/{job['id']}").json()["state"] == "queued"
@@ -377,10 +373,8 @@ def test_delete_a_job_and_its_images(client, png):
 
 
 def test_delete_refuses_a_running_job_and_drops_a_queued_one(tmp_path, png):
-    slow = fast_config(tmp_path / "data", quality_iterations={"fast": 100_000, "balanced": 3, "best": 4})
-    with api_client(slow) as c:
-        running = submit(c, png, quality="fast").json()
-        wait_for_state(c.get, running["id"], ("running",))
+    with api_client(slow_config(tmp_path / "data")) as c:
+        running = start_long_job(c, png)
         queued = submit(c, png, quality="fast").json()
         r = c.delete(f"/api/jobs/{running['id']}")
         assert r.status_code == 409 and r.json()["detail"] == "the job is running; cancel it first"

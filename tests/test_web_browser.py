@@ -64,6 +64,21 @@ def browser():
             b.close()
 
 
+def photo_file(tmp_path: Path) -> Path:
+    """A small photo on disk, for the file picker."""
+    path = tmp_path / "photo.png"
+    path.write_bytes(encode(photo((64, 48)), "PNG"))
+    return path
+
+
+def open_page(browser, url: str, width: int = 1100, height: int = 900, **options):
+    """A new tab with the page loaded and its gallery built (the server has answered)."""
+    page = browser.new_page(viewport={"width": width, "height": height}, **options)
+    page.goto(url + "/")
+    page.locator("#style-gallery .style-card").first.wait_for()
+    return page
+
+
 @pytest.fixture
 def server(tmp_path):
     # Enough steps to watch the painting form, on an image small enough to stay quick.
@@ -152,9 +167,7 @@ DROP_FILE = """([selector, name, type, b64]) => {
 def test_drag_and_drop_an_own_style_and_see_server_errors(browser, server, tmp_path):
     import base64
 
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.goto(server.url + "/")
-    page.locator("#style-gallery .style-card").first.wait_for()
+    page = open_page(browser, server.url)
 
     # A file that is not an image, dropped as the photo: the server's one-line refusal is shown.
     page.evaluate(DROP_FILE, ["#content-drop", "notes.png", "image/png", base64.b64encode(b"not a picture").decode()])
@@ -187,12 +200,8 @@ def test_drag_and_drop_an_own_style_and_see_server_errors(browser, server, tmp_p
 
 
 def test_queue_position_and_cancel(browser, server, tmp_path):
-    photo_path = tmp_path / "photo.png"
-    photo_path.write_bytes(encode(photo((64, 48)), "PNG"))
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.goto(server.url + "/")
-    page.locator("#style-gallery .style-card").first.wait_for()
-    page.set_input_files("#content-input", str(photo_path))
+    page = open_page(browser, server.url)
+    page.set_input_files("#content-input", str(photo_file(tmp_path)))
     page.check("#quality input[value='fast']")  # 10 paced steps: the first job holds the worker
     page.click("#submit")
     page.locator("#status[data-state='running'], #status[data-state='queued']").wait_for()
@@ -218,13 +227,10 @@ def no_sideways_scroll(page) -> None:
 
 
 def test_on_a_phone_nothing_runs_off_the_screen_and_the_job_comes_into_view(browser, server, tmp_path):
-    photo_path = tmp_path / "photo.png"
-    photo_path.write_bytes(encode(photo((64, 48)), "PNG"))
-    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page.goto(server.url + "/")
+    page = open_page(browser, server.url, 390, 844, is_mobile=True, has_touch=True)
     page.locator("#instant-gallery .style-card").first.wait_for()
     no_sideways_scroll(page)
-    page.set_input_files("#content-input", str(photo_path))
+    page.set_input_files("#content-input", str(photo_file(tmp_path)))
     page.check("#quality input[value='fast']")
     # The button at the bottom of the screen, as a thumb reaches it: the job card is out of sight.
     page.evaluate("() => document.getElementById('submit').scrollIntoView({block: 'end'})")
@@ -245,14 +251,10 @@ def test_on_a_phone_nothing_runs_off_the_screen_and_the_job_comes_into_view(brow
 
 # -- the connection --------------------------------------------------------------------------------
 def test_the_page_says_when_the_server_is_gone_and_recovers(browser, tmp_path):
-    photo_path = tmp_path / "photo.png"
-    photo_path.write_bytes(encode(photo((64, 48)), "PNG"))
     cfg = fast_config(tmp_path / "data", devices=())  # the job stays queued: a stable state to show
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
     with LiveServer(cfg) as first:
-        page.goto(first.url + "/")
-        page.locator("#style-gallery .style-card").first.wait_for()
-        page.set_input_files("#content-input", str(photo_path))
+        page = open_page(browser, first.url)
+        page.set_input_files("#content-input", str(photo_file(tmp_path)))
         page.click("#submit")
         page.locator("#status", has_text="Next in the queue").wait_for()
         assert page.locator("#connection").is_hidden()
@@ -277,10 +279,8 @@ def test_history_pages_and_deletes(browser, tmp_path):
     import httpx
 
     cfg = fast_config(tmp_path / "data", devices=(), max_waiting_per_client=100)
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
     with LiveServer(cfg) as server:
-        page.goto(server.url + "/")
-        page.locator("#style-gallery .style-card").first.wait_for()
+        page = open_page(browser, server.url, 1280, 1000)
         assert page.locator("#history-empty").is_visible()
         # 30 jobs made by this browser (its cookie), 5 of them cancelled.
         cookies = {c["name"]: c["value"] for c in page.context.cookies()}
@@ -314,17 +314,14 @@ def test_history_pages_and_deletes(browser, tmp_path):
 
 # -- instant styles --------------------------------------------------------------------------------
 def test_an_instant_style_then_refining_it(browser, server, tmp_path):
-    photo_path = tmp_path / "photo.png"
-    photo_path.write_bytes(encode(photo((64, 48)), "PNG"))
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.goto(server.url + "/")
+    page = open_page(browser, server.url, 1280, 1000)
     cards = page.locator("#instant-gallery .style-card")
     cards.first.wait_for()
     assert sorted(cards.evaluate_all("cs => cs.map(c => c.dataset.id)")) == ["candy", "mosaic", "starry_night",
                                                                               "the_scream"]
     page.wait_for_function("() => [...document.querySelectorAll('#instant-gallery img')]"
                            ".every(i => i.complete && i.naturalWidth > 0)")  # every preview shows
-    page.set_input_files("#content-input", str(photo_path))
+    page.set_input_files("#content-input", str(photo_file(tmp_path)))
     page.click("#instant-gallery .style-card[data-id='starry_night']")
     assert page.get_attribute("#instant-gallery .style-card[data-id='starry_night']", "aria-checked") == "true"
     assert page.get_attribute("#style-gallery .style-card[data-id='starry_night']", "aria-checked") == "false"

@@ -17,7 +17,8 @@ from PIL import Image  # noqa: E402
 
 from impasto import fast  # noqa: E402
 
-from .web_helpers import api_client, client, encode, fast_config, idle, photo, png, submit, wait_for_state  # noqa: E402,F401
+from .web_helpers import (api_client, client, encode, idle, photo, png, slow_config, start_long_job,  # noqa: E402,F401
+                          submit, wait_for_state)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*httpx2.*")
 
@@ -54,10 +55,8 @@ def test_an_instant_job_paints_in_one_pass(client, png):
 
 
 def test_an_instant_job_does_not_wait_behind_a_long_painting(tmp_path, png):
-    slow = fast_config(tmp_path / "data", quality_iterations={"fast": 100_000, "balanced": 3, "best": 4})
-    with api_client(slow) as c:
-        long = submit(c, png, quality="fast").json()
-        wait_for_state(c.get, long["id"], ("running",))
+    with api_client(slow_config(tmp_path / "data")) as c:
+        long = start_long_job(c, png)
         quick = submit(c, png, style_id="mosaic").json()
         assert quick["jobs_ahead"] == 0
         assert wait_for_state(c.get, quick["id"])["state"] == "done"

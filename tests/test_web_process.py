@@ -20,7 +20,7 @@ from PIL import Image  # noqa: E402
 
 from impasto.web.store import JobStore  # noqa: E402
 
-from .web_helpers import encode, free_port, photo, submit  # noqa: E402
+from .web_helpers import LONG, encode, free_port, photo, submit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # A server like `impasto serve`'s (signals included), with the test configuration.
@@ -73,7 +73,7 @@ class ServerProcess:
 def test_sigterm_stops_within_seconds_and_requeues_the_running_job(tmp_path):
     data = tmp_path / "data"
     png = encode(photo())
-    slow = {"quality_iterations": {"fast": 100_000, "balanced": 3, "best": 4}, "min_step_seconds": 0.05}
+    slow = {"quality_iterations": {"fast": LONG, "balanced": 3, "best": 4}, "min_step_seconds": 0.05}
     with ServerProcess(data, **slow) as server, httpx.Client(base_url=server.url, timeout=30) as c:
         running = submit(c, png, quality="fast").json()
         waiting = submit(c, png, quality="fast").json()

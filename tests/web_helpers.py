@@ -69,6 +69,20 @@ def fast_config(data_dir: Path, **changes: object) -> WebConfig:
     return WebConfig(**base)
 
 
+LONG = 100_000  # steps of a "fast" job under slow_config: it runs until it is stopped
+
+
+def slow_config(data_dir: Path, **changes: object) -> WebConfig:
+    """As fast_config, but a "fast" job never ends by itself (cancel it, or stop the server)."""
+    return fast_config(data_dir, quality_iterations={"fast": LONG, "balanced": 3, "best": 4}, **changes)
+
+
+def start_long_job(c, png: bytes) -> dict:
+    """Queue a never-ending job with ``c`` (a test client) and wait until it runs."""
+    job = submit(c, png, quality="fast").json()
+    return wait_for_state(c.get, job["id"], ("running",))
+
+
 def wait_for_state(get, job_id: str, states: tuple[str, ...] = ("done", "failed", "cancelled"),
                    timeout: float = 60.0) -> dict:
     """Poll GET /api/jobs/{id} (``get`` is client.get) until the job reaches one of ``states``."""

@@ -294,7 +294,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         spec = check_spec(cfg, style_strength, size, preserve_color, quality, style_id or None,
                           has_style_file, instant)
 
-        async def decoded(upload: UploadFile, what: str):
+        async def decoded(upload: UploadFile, what: str) -> Image.Image:
             data = await read_limited(upload, what, cfg.max_upload_bytes)
             header = decoder.open(data, what)
             check_shape(what, header.width, header.height, spec, cfg)

@@ -65,9 +65,9 @@ class WebConfig:
 
     @property
     def max_decode_pixels(self) -> int:
-        """The most pixels an upload is ever decoded at. Nothing larger than twice the largest
-        output is kept, so more is only memory: JPEGs are decoded at a reduced scale to get
-        under this, other formats above it are refused."""
+        """The most pixels an upload is ever decoded at: 16 times the largest painting's (for a
+        square). An upload is kept at its painting's size, so more is only memory: JPEGs are
+        decoded at a reduced scale to get under this, other formats above it are refused."""
         return min(self.max_pixels, (4 * self.max_size) ** 2)
 
     @property
