@@ -104,7 +104,6 @@ def test_checkpoint_and_resume(tmp_path, photos, style_path):
 
 
 def test_onnx_matches_pytorch(tmp_path, model_file, content_path):
-    pytest.importorskip("onnxruntime")
     onnx_path = export_onnx(model_file, tmp_path / "m.onnx")
     x = to_tensor(Image.open(content_path).convert("RGB").resize((30, 22)))
     want = np.asarray(stylize_image(model_file, Image.open(content_path).convert("RGB").resize((30, 22)),

@@ -7,8 +7,6 @@ import warnings
 
 import pytest
 
-pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
 from fastapi.testclient import TestClient  # noqa: E402

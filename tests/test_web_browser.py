@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fastapi")
-pytest.importorskip("uvicorn")
 
 from .web_helpers import LiveServer, encode, fast_config, photo  # noqa: E402
 

@@ -9,8 +9,6 @@ import warnings
 import numpy as np
 import pytest
 
-pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
 from PIL import Image  # noqa: E402

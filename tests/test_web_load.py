@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-httpx = pytest.importorskip("httpx")
-pytest.importorskip("uvicorn")
+import httpx
 
 from .web_helpers import LiveServer, encode, fast_config, photo  # noqa: E402
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-httpx = pytest.importorskip("httpx")
-pytest.importorskip("uvicorn")
+import httpx
 
 from PIL import Image  # noqa: E402
 

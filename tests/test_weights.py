@@ -102,3 +102,23 @@ def test_network_is_cut_and_frozen():
     net = VGGFeatures("vgg19", w.convs, "avg", "relu2_1")
     assert net.names[-1] == "relu2_1" and set(net.convs) == {"conv1_1", "conv1_2", "conv2_1"}
     assert not any(p.requires_grad for p in net.parameters())
+
+
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_normalized_net_computes_the_same_up_to_a_unit_per_filter(pooling):
+    """The CVPR 2016 rescaling changes units, not what the net sees: each relu is the raw one
+    divided by that filter's mean activation over photos."""
+    from impasto.features.weights import channel_means
+
+    raw, norm = load_weights("caffe"), load_weights("caffe-normalized")
+    means = channel_means()
+    layers = ["relu1_1", "relu2_2", "relu3_4", "relu4_2", "relu5_1"]
+    x = CAFFE.to_net(torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0)))
+    a = VGGFeatures("vgg19", raw.convs, pooling, "relu5_1")(x, layers)
+    b = VGGFeatures("vgg19", norm.convs, pooling, "relu5_1")(x, layers)
+    for name in layers:
+        m = means["conv" + name[4:]].clamp_min(1e-6).view(1, -1, 1, 1)
+        ok = means["conv" + name[4:]].view(1, -1, 1, 1) > 1e-6
+        scale = a[name].abs().max()
+        assert ((b[name] - a[name] / m).abs() * ok).max() <= 1e-3 * scale / m.min(), name
+    assert norm.source == "caffe-normalized"

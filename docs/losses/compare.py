@@ -4,7 +4,8 @@
 
 Each loss runs the same number of L-BFGS steps from the photo with the defaults (only
 --style-loss differs); the time per step is measured in the run. Every output is then scored
-in fp32 by two yardsticks, each favouring a different loss, so neither decides alone:
+in fp32 on the Caffe VGG-19 as trained (max pooling) by two yardsticks, each favouring a
+different loss, so neither decides alone:
 
 * Gram error: mean over relu1_1..relu5_1 of |G(x) - G(s)| / |G(s)| (the paper's statistic);
 * sliced-Wasserstein distance: mean over the same layers of the 1D W2 between the projections of
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 import impasto
 from impasto.features.network import load_network
@@ -63,7 +64,7 @@ def score(net, out: Image.Image, photo: Image.Image, painting: Image.Image, dirs
 
 def main() -> None:
     size, steps = int(sys.argv[1]), int(sys.argv[2])
-    net = load_network(impasto.resolve(precision="fp32"))
+    net = load_network(impasto.resolve(precision="fp32", pooling="max"))  # the network as trained: no loss here uses it
     g = torch.Generator().manual_seed(1234)
     dirs = {}
     for k in LAYERS:
@@ -110,8 +111,9 @@ def sheet(rows: list[list[Image.Image]], size: int) -> None:
     top = 22
     canvas = Image.new("RGB", (len(labels) * (w + 6), top + len(rows) * (h + 6)), "white")
     draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=15)
     for j, text in enumerate(labels):
-        draw.text((j * (w + 6) + 4, 4), text, fill="black")
+        draw.text((j * (w + 6) + 4, 3), text, fill="black", font=font)
     for i, row in enumerate(rows):
         for j, im in enumerate(row):
             canvas.paste(im, (j * (w + 6), top + i * (h + 6)))

@@ -53,7 +53,8 @@ def knob(default: Any, help: str, kind: str, **kw: Any) -> Any:
 class Options:
     # The network and its weights.
     arch: Any = knob("vgg19", "the network", "choice", choices=tuple(ARCHS))
-    weights: Any = knob("caffe", "caffe (the paper's VGG-19), torchvision, or a .pth file", "text")
+    weights: Any = knob("caffe", "caffe (the paper's VGG-19), caffe-normalized (the same, each filter's mean "
+                        "activation scaled to one as in the CVPR 2016 paper), torchvision, or a .pth file", "text")
     preprocess: Any = knob(None, "for a weights file: caffe or torchvision (default: guessed from its keys)",
                            "choice", choices=("caffe", "torchvision"), optional=True)
     pooling: Any = knob("avg", "avg (the paper's choice) or max", "choice", choices=("avg", "max"))
@@ -223,7 +224,7 @@ def _check(name: str, k: Knob, v: Any) -> Any:
 def _derived(v: Mapping[str, Any]) -> dict[str, Any]:
     """The cross-field checks and the values that follow from others."""
     arch = v["arch"]
-    if v["weights"] == "caffe" and arch != "vgg19":
+    if v["weights"] in ("caffe", "caffe-normalized") and arch != "vgg19":
         raise ImpastoError("the Caffe weights are VGG-19 only; use --weights torchvision or a file for vgg16")
     if not v["content_layers"] and v["content_weight"] > 0:
         raise ImpastoError("no content layers given")

