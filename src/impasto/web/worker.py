@@ -19,10 +19,11 @@ from PIL import Image
 from ..engine import prepare
 from ..errors import ImpastoError
 from ..features.network import Network, load_network
+from ..images.atomic import atomic_path
 from ..images.io import save_image
 from ..options import Resolved
 from .config import WebConfig
-from .files import FileArea
+from .files import FileArea, JobFiles
 from .gallery import BY_ID
 from .jobspec import JobSpec, to_options
 from .store import Job, JobStore
@@ -54,6 +55,7 @@ class Worker(threading.Thread):
         super().__init__(name=f"impasto-worker-{device}", daemon=True)
         self.store, self.files, self.cfg, self.device = store, files, cfg, device
         self.wake, self.stop = wake, stop
+        self._ray = None  # the RayExecutor, made on the first job when cfg.ray_address is set
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -107,6 +109,8 @@ class Worker(threading.Thread):
         if spec.style_id and spec.style_id not in BY_ID:
             raise ImpastoError(f"the bundled style {spec.style_id!r} is no longer available")
         style = BY_ID[spec.style_id].path if spec.style_id else files.style
+        if self.cfg.ray_address:
+            return self._paint_on_ray(job, files, options, Path(style))
         run = prepare(files.content, style, options, network=self._network(options))
         total = run.total_steps
         first = last_preview = None
@@ -136,6 +140,46 @@ class Worker(threading.Thread):
         self._write_preview(result, files.preview)
         self.store.progress(job.id, run.steps_done, run.steps_done, losses, 0.0, True)
         return "done", None
+
+    def _paint_on_ray(self, job: Job, files: JobFiles, options: Resolved, style: Path) -> tuple[str, str | None]:
+        """The job as one Ray task (``impasto serve --ray``) whose progress, previews and result
+        come back as a stream and are recorded here: the job table stays the one record, and a
+        server restart re-queues what was running as it does for local workers."""
+        from ..batch.rayexec import RayExecutor, first_line
+        from ..batch.worker import paint_events
+
+        if self._ray is None:
+            self._ray = RayExecutor(self.cfg.ray_address)
+        ray = self._ray.ray
+        handle, events = self._ray.stream(paint_events, files.content.read_bytes(), style.read_bytes(), options,
+                                          self.cfg.preview_interval, self.cfg.preview_edge, device=options.device)
+        first = None
+        try:
+            for ev in events:
+                if self.stop.is_set():
+                    raise _Stopped
+                if self.store.cancel_requested(job.id):
+                    return "cancelled", None
+                if "error" in ev:
+                    return "failed", ev["error"]
+                if "result" in ev:
+                    with atomic_path(files.result) as tmp:
+                        tmp.write_bytes(ev["result"])
+                    self._write_preview(Image.open(files.result), files.preview)
+                    self.store.progress(job.id, ev["steps"], ev["steps"], None, 0.0, True)
+                    return "done", None
+                now = time.monotonic()
+                first = first or now
+                eta = (now - first) / (ev["step"] - 1) * max(0, ev["total"] - ev["step"]) if ev["step"] > 1 else None
+                if "preview" in ev:
+                    with atomic_path(files.preview) as tmp:
+                        tmp.write_bytes(ev["preview"])
+                self.store.progress(job.id, ev["step"], ev["total"], ev["losses"], eta, "preview" in ev)
+            return "failed", "the Ray task ended without a result"
+        except ray.exceptions.RayError as e:
+            return "failed", f"the Ray worker failed: {first_line(e)}"
+        finally:
+            self._ray.cancel(handle)  # a no-op once the stream is done
 
     def _write_preview(self, img: Image.Image, path: Path) -> None:
         edge = self.cfg.preview_edge
