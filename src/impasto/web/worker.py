@@ -153,7 +153,7 @@ class Worker(threading.Thread):
         ray = self._ray.ray
         handle, events = self._ray.stream(paint_events, files.content.read_bytes(), style.read_bytes(), options,
                                           self.cfg.preview_interval, self.cfg.preview_edge, device=options.device)
-        first = None
+        first = losses = None
         try:
             for ev in events:
                 if self.stop.is_set():
@@ -166,7 +166,7 @@ class Worker(threading.Thread):
                     with atomic_path(files.result) as tmp:
                         tmp.write_bytes(ev["result"])
                     self._write_preview(Image.open(files.result), files.preview)
-                    self.store.progress(job.id, ev["steps"], ev["steps"], None, 0.0, True)
+                    self.store.progress(job.id, ev["steps"], ev["steps"], losses, 0.0, True)
                     return "done", None
                 now = time.monotonic()
                 first = first or now
@@ -174,7 +174,8 @@ class Worker(threading.Thread):
                 if "preview" in ev:
                     with atomic_path(files.preview) as tmp:
                         tmp.write_bytes(ev["preview"])
-                self.store.progress(job.id, ev["step"], ev["total"], ev["losses"], eta, "preview" in ev)
+                losses = ev["losses"]
+                self.store.progress(job.id, ev["step"], ev["total"], losses, eta, "preview" in ev)
             return "failed", "the Ray task ended without a result"
         except ray.exceptions.RayError as e:
             return "failed", f"the Ray worker failed: {first_line(e)}"
