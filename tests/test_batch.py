@@ -246,3 +246,14 @@ def test_chunked_smoothing_has_no_seams():
     for s in range(0, len(frames), chunk):
         cold += paint_run("candy", "cpu", frames[s:s + chunk], 0, 0.5, "fp32")
     assert max(np.abs(a.astype(int) - b.astype(int)).max() for a, b in zip(cold, whole)) > 5 * max(diff, 1)
+
+
+def test_an_address_nobody_answers_on_is_one_line_at_once():
+    from impasto.batch.rayexec import _reachable
+    from impasto.errors import ImpastoError
+
+    from .ray_cluster import free_port
+
+    with pytest.raises(ImpastoError, match="nothing answers there"):
+        _reachable(f"127.0.0.1:{free_port()}")
+    _reachable("auto")  # left to Ray

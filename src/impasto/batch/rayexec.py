@@ -27,6 +27,7 @@ import dataclasses
 import logging
 import os
 import pickle
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -54,16 +55,31 @@ def connect(address: str = "auto") -> Any:
     ray = require_ray()
     if ray.is_initialized():
         return ray
+    _reachable(address)
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ notices would break our one-line rule
     try:
         ray.init(address=None if address == "local" else address, logging_level="ERROR",
                  log_to_driver=False, configure_logging=True, include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if "Could not find any running Ray instance" in first:
+            first = "none is running on this machine"
         hint = "start one with `ray start --head`, or use --ray local" if address == "auto" else \
             "is `ray start --head` running there, and is this machine's Ray the same version?"
         raise ImpastoError(f"cannot join a Ray cluster at {address} ({first[:120]}); {hint}") from None
     return ray
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """A HOST:PORT nobody answers on is one line now (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or address.startswith("ray://"):
+        return  # "auto", "local", a client address: Ray's own checks
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ImpastoError(f"cannot join a Ray cluster at {address}: nothing answers there ({e.strerror or e}); "
+                           "is `ray start --head` running, and is the port open?") from None
 
 
 def cluster_shape(ray: Any) -> tuple[int, list[float]]:
@@ -130,13 +146,10 @@ class RayExecutor:
         remote = ray.remote(max_calls=0, max_retries=self.retries, retry_exceptions=False,
                             scheduling_strategy="SPREAD")(self.task)
         pending: dict[Any, Job] = {}
+        ready, unplaceable = self._place_all(jobs)
+        yield from unplaceable
         try:
-            for job in jobs:
-                try:
-                    placed, resources = self.placed(job)
-                except ImpastoError as e:
-                    yield Result(job.id, "failed", job.output, error=str(e))
-                    continue
+            for job, placed, resources in ready:
                 pending[remote.options(**resources).remote(placed, None if resources.get("num_gpus")
                                                            else self.threads)] = job
             while pending:
@@ -151,30 +164,37 @@ class RayExecutor:
             for ref in pending:  # Ctrl-C or an early stop: nothing keeps painting for nobody
                 ray.cancel(ref, force=True)
 
+    def _place_all(self, jobs: Sequence[Job]) -> tuple[list[tuple[Job, Job, dict[str, Any]]], list[Result]]:
+        """(job, job as placed, resources) for each job the cluster can run; failures for the rest."""
+        ready, failed = [], []
+        for job in jobs:
+            try:
+                ready.append((job, *self.placed(job)))
+            except ImpastoError as e:
+                failed.append(Result(job.id, "failed", job.output, error=str(e)))
+        return ready, failed
+
     def _run_data(self, jobs: Sequence[Job]) -> Iterator[Result]:
-        import numpy as np
         from ray import data
 
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # our bar is the progress report
         ctx = data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        rows, resources = [], None
-        for job in jobs:
-            try:
-                placed, resources = self.placed(job)
-            except ImpastoError as e:
-                yield Result(job.id, "failed", job.output, error=str(e))
-                continue
+        ready, unplaceable = self._place_all(jobs)
+        yield from unplaceable
+        groups: dict[tuple, list[Job]] = {}  # GPU jobs and CPU jobs ask for different actors
+        for _, placed, resources in ready:
+            groups.setdefault(tuple(sorted(resources.items())), []).append(placed)
+        for key, placed_jobs in groups.items():
+            resources = dict(key)
             threads = 0 if resources.get("num_gpus") else self.threads
-            rows.append({"job": pickle.dumps(placed), "threads": threads})  # our own objects, for our own workers
-        if not rows:
-            return
-        ds = data.from_items(rows).map_batches(Painter, batch_size=1, batch_format="numpy",
-                                               compute=data.ActorPoolStrategy(size=min(len(rows), self.slots)),
-                                               **(resources or {}))
-        for batch in ds.iter_batches(batch_size=1, batch_format="numpy"):
-            for blob in batch["result"]:
-                yield pickle.loads(bytes(blob))
+            rows = [{"job": pickle.dumps(j), "threads": threads} for j in placed_jobs]  # ours, for our workers
+            ds = data.from_items(rows).map_batches(Painter, batch_size=1, batch_format="numpy",
+                                                   compute=data.ActorPoolStrategy(size=min(len(rows), self.slots)),
+                                                   **resources)
+            for batch in ds.iter_batches(batch_size=1, batch_format="numpy"):
+                for blob in batch["result"]:
+                    yield pickle.loads(bytes(blob))
 
     # -- one job at a time, with progress (the web app) --------------------------------------------------
     def stream(self, fn: Callable[..., Iterator[dict]], *args: Any, device: str = "auto") -> tuple[Any, Iterator[dict]]:
