@@ -126,6 +126,9 @@ def main() -> None:
     import torch
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    if subprocess.run(["git", "status", "--porcelain", "src", "bench"], capture_output=True, text=True,
+                      cwd=ROOT).stdout.strip():
+        commit += " + uncommitted changes"
     record = {"command": "python -m bench.batch_bench " + " ".join(sys.argv[1:]), "commit": commit,
               "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
               "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "ray": ray.__version__,
