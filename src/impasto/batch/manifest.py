@@ -279,7 +279,8 @@ def plan(requests: Sequence[Request], defaults: Mapping[str, Any] | None = None,
             if job.output in seen:
                 raise ImpastoError(f"writes {job.output}, as {seen[job.output]} does")
             jobs.append(replace(job, key=job_key(job, digest)))
-            seen[job.output], _ = req.where, ids.add(job.id)
+            seen[job.output] = req.where
+            ids.add(job.id)
         except ImpastoError as e:
             errors.append(f"{req.where}: {e}")
         except OSError as e:

@@ -119,17 +119,21 @@ class RayExecutor:
         """How many jobs the cluster runs at once."""
         return self.gpus or self.cpu_slots
 
-    def placed(self, job: Job) -> tuple[Job, dict[str, Any]]:
-        """The job as its worker should see it (device "cuda" or "cpu": Ray picks the GPU) and
-        the resources to ask Ray for."""
-        device = str(job.settings.get("device") if job.model is not None else job.options.device)
-        gpu = self.gpus > 0 and _wants_gpu(device)
+    def where(self, device: str) -> tuple[str, dict[str, Any]]:
+        """For a job asking for ``device``: the device its worker should use ("cuda": Ray makes
+        the GPU it grants the only visible one) and the resources to ask Ray for."""
         if device.startswith("cuda") and not self.gpus:
             raise ImpastoError(f"asks for device {device} and the Ray cluster has no GPU")
-        dev = "cuda" if gpu else ("cpu" if _wants_gpu(device) else device)
+        if self.gpus > 0 and _wants_gpu(device):
+            return "cuda", {"num_gpus": 1, "num_cpus": 1}
+        return ("cpu" if _wants_gpu(device) else device), {"num_cpus": self.threads}
+
+    def placed(self, job: Job) -> tuple[Job, dict[str, Any]]:
+        """The job as its worker should see it, and the resources to ask Ray for."""
+        dev, resources = self.where(str(job.settings.get("device") if job.model is not None else job.options.device))
         job = dataclasses.replace(job, options=dataclasses.replace(job.options, device=dev),
                                   settings={**job.settings, "device": dev} if job.model is not None else job.settings)
-        return job, ({"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": self.threads})
+        return job, resources
 
     # -- running ------------------------------------------------------------------------------------
     def run(self, jobs: Sequence[Job]) -> Iterator[Result]:
@@ -201,9 +205,9 @@ class RayExecutor:
         """Run the generator ``fn(*args)`` as one Ray task and return (its handle for
         :meth:`cancel`, an iterator over what it yields)."""
         ray = self.ray
-        gpu = self.gpus > 0 and _wants_gpu(device)
+        _, resources = self.where(device)
         remote = ray.remote(max_calls=0, max_retries=0, num_returns="streaming")(fn)
-        gen = remote.options(**({"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": self.threads})).remote(*args)
+        gen = remote.options(**resources).remote(*args)
 
         def events() -> Iterator[dict]:
             for ref in gen:

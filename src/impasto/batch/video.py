@@ -132,9 +132,8 @@ def stylize_video_ray(model: str, src: str | os.PathLike[str], dst: str | os.Pat
     info = open_video(src)
     ex = RayExecutor(address, threads, retries)
     ray, fps = ex.ray, exact_fps(info.fps)
-    gpu = ex.gpus > 0 and (device == "auto" or device.startswith("cuda"))
-    resources = {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": ex.threads}
-    dev = "cuda" if gpu else ("cpu" if device == "auto" or device.startswith("cuda") else device)
+    dev, resources = ex.where(device)
+    gpu = "num_gpus" in resources
     remote = ray.remote(max_calls=0, max_retries=retries)(paint_chunk).options(**resources)
     work = Path(tempfile.mkdtemp(dir=dst.parent if str(dst.parent) else ".", prefix=f".{dst.stem}.chunks"))
     pending: deque = deque()

@@ -122,7 +122,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     s = run_batch(jobs, executor, results, args.quiet)
     for job, error in itertools.islice(s.failed, SHOWN_FAILURES):
-        print(f"impasto: job {job.id} ({job.where}, {Path(job.content).name}) failed: {error}", file=sys.stderr)
+        print(f"impasto: {job.where} ({Path(job.content).name}) failed: {error}", file=sys.stderr)
     if len(s.failed) > SHOWN_FAILURES:
         print(f"impasto: ... and {len(s.failed) - SHOWN_FAILURES} more failed (see {results})", file=sys.stderr)
     ended = s.done + s.skipped + len(s.failed)
