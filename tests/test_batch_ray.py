@@ -2,11 +2,12 @@
 127.0.0.1 with one CPU, started for this module and stopped after): a batch runs across both
 nodes, a bad job is reported while the others finish, a rerun skips what is done, a job whose
 worker process dies is run again by Ray, feed-forward jobs go through Ray Data, a video is
-painted in chunks (seams: test_batch.py), and the web app hands its queue to the cluster."""
+painted in chunks (seams: test_batch.py), and the web app hands its queue to the cluster (and cancels there)."""
 
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from pathlib import Path
 
@@ -146,7 +147,8 @@ def test_serve_hands_its_queue_to_ray(cluster, tmp_path):
 
     from .web_helpers import encode, fast_config, photo, wait_for_state
 
-    cfg = fast_config(tmp_path / "data", ray_address=cluster.address, devices=("auto", "auto"))
+    cfg = fast_config(tmp_path / "data", ray_address=cluster.address, devices=("auto", "auto"),
+                      quality_iterations={"fast": 2, "balanced": 3, "best": 100_000})
     with TestClient(create_app(cfg)) as c:
         ids = []
         for _ in range(2):
@@ -162,3 +164,13 @@ def test_serve_hands_its_queue_to_ray(cluster, tmp_path):
             assert img.size == (48, 36)
         store = c.app.state.store
         assert all(store.get(i).state == "done" for i in ids)  # the job table holds the outcome
+
+        r = c.post("/api/jobs", files={"content": ("p.png", encode(photo((48, 36))), "image/png")},
+                   data={"style_id": "starry_night", "quality": "best", "size": "48"})
+        long_job = r.json()["id"]
+        deadline = time.monotonic() + 120
+        while c.get(f"/api/jobs/{long_job}").json()["step"] < 2:  # painting on the cluster
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        c.post(f"/api/jobs/{long_job}/cancel")
+        assert wait_for_state(c.get, long_job, timeout=60)["state"] == "cancelled"

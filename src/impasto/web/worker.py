@@ -154,12 +154,14 @@ class Worker(threading.Thread):
         handle, events = self._ray.stream(paint_events, files.content.read_bytes(), style.read_bytes(), options,
                                           self.cfg.preview_interval, self.cfg.preview_edge, device=options.device)
         first = losses = None
+        ended = False  # the task sent its last event: nothing to cancel
         try:
             for ev in events:
                 if self.stop.is_set():
                     raise _Stopped
                 if self.store.cancel_requested(job.id):
                     return "cancelled", None
+                ended = "error" in ev or "result" in ev
                 if "error" in ev:
                     return "failed", ev["error"]
                 if "result" in ev:
@@ -176,11 +178,14 @@ class Worker(threading.Thread):
                         tmp.write_bytes(ev["preview"])
                 losses = ev["losses"]
                 self.store.progress(job.id, ev["step"], ev["total"], losses, eta, "preview" in ev)
+            ended = True
             return "failed", "the Ray task ended without a result"
         except ray.exceptions.RayError as e:
+            ended = True
             return "failed", f"the Ray worker failed: {first_line(e)}"
         finally:
-            self._ray.cancel(handle)  # a no-op once the stream is done
+            if not ended:  # cancelled, or the server stopping: the cluster stops painting it
+                self._ray.cancel(handle)
 
     def _write_preview(self, img: Image.Image, path: Path) -> None:
         edge = self.cfg.preview_edge
