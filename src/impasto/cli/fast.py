@@ -160,7 +160,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--chunk-frames", type=_int, default=240, metavar="N", help="with --ray: frames per task (default 240)")
     v.add_argument("--overlap", type=_int, metavar="N",
                    help="with --ray: frames painted before each chunk to warm the flicker smoothing "
-                        "(default: enough for --smooth to carry no seam, 8 at 0.5)")
+                        "(default: enough for --smooth to carry no seam, 9 at 0.5)")
     v.add_argument("--retries", type=_int, default=3, metavar="N",
                    help="with --ray: how often a chunk whose worker died is painted again (default 3)")
     v.add_argument("--quiet", action="store_true")
