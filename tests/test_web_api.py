@@ -89,8 +89,10 @@ def test_job_with_a_bundled_style_runs_to_the_end(client, png):
     job = r.json()
     assert r.headers["location"] == f"/api/jobs/{job['id']}"
     assert job["state"] in ("queued", "running") and job["total"] == 2
+    engine = job["options"].pop("engine")
     assert job["options"] == {"style_strength": 2.0, "size": 32, "requested_size": None,
                               "preserve_color": True, "quality": "fast", "style_id": "starry_night"}
+    assert engine["max_long_edge"] == 32 and engine["iterations"] == 2
     assert job["style_title"] == "The Starry Night"
     done = wait_for_state(client.get, job["id"])
     assert done["state"] == "done", done["error"]
