@@ -1,4 +1,4 @@
-"""The ``impasto`` command: ``stylize``, ``layers``, ``grid``, ``train``, ``video``, ``export``, ``serve``.
+"""The ``impasto`` command: ``stylize``, ``layers``, ``grid``, ``batch``, ``train``, ``video``, ``export``, ``serve``.
 
 Every failure a user can cause ends in one line on stderr and exit status 2 (130 after Ctrl-C,
 once the best image so far is written). The engine's flags are made from the option table
@@ -14,7 +14,7 @@ import sys
 from .. import __version__
 from ..errors import ImpastoError
 from ..web import serve
-from . import fast, grid, stylize
+from . import batch, fast, grid, stylize
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="impasto", description="Neural style transfer (Gatys et al.) and friends.")
     p.add_argument("--version", action="version", version=f"impasto {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
-    for module in (stylize, grid, fast, serve):
+    for module in (stylize, grid, batch, fast, serve):
         module.register(sub)
     return p
 

@@ -78,6 +78,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # -- video ----------------------------------------------------------------------------------
 def cmd_video(args: argparse.Namespace) -> int:
+    if args.ray is not None:
+        return _video_on_ray(args)
     from ..fast.video import stylize_video
 
     _threads(args.threads)
@@ -89,6 +91,22 @@ def cmd_video(args: argparse.Namespace) -> int:
         if stats.flicker is not None:
             msg += f", flicker {stats.flicker:.2f}"
         print(msg, file=sys.stderr)
+    return 0
+
+
+def _video_on_ray(args: argparse.Namespace) -> int:
+    """``impasto video --ray``: overlapping chunks of frames painted across a Ray cluster."""
+    if args.flicker:
+        raise ImpastoError("--flicker measures on this machine; run it without --ray")
+    if args.threads is not None and args.threads < 1:
+        raise ImpastoError(f"--threads must be at least 1, not {args.threads}")
+    from ..batch.video import stylize_video_ray
+
+    stats = stylize_video_ray(args.model, args.input, args.output, args.ray, smooth=args.smooth, device=args.device,
+                              precision=args.precision, chunk=args.chunk_frames, overlap=args.overlap,
+                              threads=args.threads, retries=args.retries, quiet=args.quiet)
+    if not args.quiet:
+        print(f"wrote {args.output}: {stats.frames} frames at {stats.fps:g} fps", file=sys.stderr)
     return 0
 
 
@@ -135,7 +153,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--device", default="auto")
     v.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="auto: bf16 on CPUs with AMX/AVX512-BF16, tf32 on CUDA, else fp32")
-    v.add_argument("--threads", type=_int)
+    v.add_argument("--threads", type=_int, help="CPU threads (with --ray: CPUs per chunk on CPU nodes)")
+    v.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                   help="paint chunks of frames on a Ray cluster: auto, HOST:PORT or local "
+                        '(pip install "impasto[ray]"; docs/cluster.md)')
+    v.add_argument("--chunk-frames", type=_int, default=240, metavar="N", help="with --ray: frames per task (default 240)")
+    v.add_argument("--overlap", type=_int, metavar="N",
+                   help="with --ray: frames painted before each chunk to warm the flicker smoothing "
+                        "(default: enough for --smooth to carry no seam, 9 at 0.5)")
+    v.add_argument("--retries", type=_int, default=3, metavar="N",
+                   help="with --ray: how often a chunk whose worker died is painted again (default 3)")
     v.add_argument("--quiet", action="store_true")
     v.set_defaults(func=cmd_video)
 

@@ -66,21 +66,44 @@ def help_text(name: str, k: Knob) -> str:
     return k.help + shown
 
 
-def add_option_flags(p: argparse.ArgumentParser, defaults: Options | None = None) -> None:
-    """Add every option as a flag. ``defaults``: the base the command starts from (its help shows them)."""
+LIST_KINDS = ("layers", "weights", "sizes")  # one value is itself a comma list: a sweep separates by ';'
+
+
+def sweep(kind: str) -> Callable[[str], tuple[Any, ...]]:
+    """argparse type for ``impasto batch``: several values of one option, each parsed as its flag
+    parses one (``1e2,1e3`` for a number; ``relu1_1,relu2_1;relu3_1`` for a list of layers)."""
+    one, sep = PARSE[kind], ";" if kind in LIST_KINDS else ","
+
+    def parse(text: str) -> tuple[Any, ...]:
+        values = tuple(one(v.strip()) for v in text.split(sep) if v.strip())
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected at least one value, not {text!r}")
+        return values
+
+    parse.__name__ = getattr(one, "__name__", kind)
+    return parse
+
+
+def add_option_flags(p: argparse.ArgumentParser, defaults: Options | None = None, sweeps: bool = False) -> None:
+    """Add every option as a flag. ``defaults``: the base the command starts from (its help shows them).
+    ``sweeps``: each flag takes several values (a batch runs every combination)."""
     base = defaults or Options()
-    group = p.add_argument_group("style transfer options")
+    group = p.add_argument_group("style transfer options" + (" (several values: one job per combination; "
+                                                              "list-valued options separate values by ';')"
+                                                              if sweeps else ""))
     for name, k in knobs().items():
         help_ = help_text(name, k)
         if defaults is not None and getattr(base, name) != Options.__dataclass_fields__[name].default:
             help_ = f"{k.help} (default here: {_shown(getattr(base, name))})"
         metavar = "{" + ",".join(k.choices) + "}" if k.kind == "choice" else METAVAR[k.kind]
         action = "append" if k.kind == "masks" else "store"
-        group.add_argument(flag(name), dest=name, type=PARSE[k.kind], action=action, default=argparse.SUPPRESS,
+        kind = sweep(k.kind) if sweeps and k.kind != "masks" else PARSE[k.kind]
+        group.add_argument(flag(name), dest=name, type=kind, action=action, default=argparse.SUPPRESS,
                            metavar=metavar, help=help_)
     group.add_argument("--gpu", type=number(int), default=argparse.SUPPRESS, metavar="N",
                        help="GPU index, -1 for the CPU (alias of --device)")
-    group.add_argument("--preset", default=None, help="gatys, keras-vgg16, tf-adam, tds or mxnet")
+    group.add_argument("--preset", default=None, type=sweep("text") if sweeps else str,
+                       help="gatys, keras-vgg16, tf-adam, tds or mxnet")
 
 
 def typed(args: argparse.Namespace) -> dict[str, object]:

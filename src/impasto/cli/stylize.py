@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 from ..errors import ImpastoError
+from ..fast.options import MODEL_NOTE, model_run_settings
 from ..images.atomic import check_writable, output_format
-from ..options import flag, knobs, resolve
+from ..options import resolve
 from .flags import add_option_flags, typed
 
 EXIT_INTERRUPTED = 130
-MODEL_NOTE = "a feed-forward --model paints in one pass"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -99,19 +99,10 @@ def intermediate_path(out: Path, step: int) -> Path:
 
 def model_settings(args: argparse.Namespace) -> dict[str, object]:
     """The options a ``--model`` run honours, or an ImpastoError naming a flag it cannot."""
-    chosen = typed(args)
-    for name, value in chosen.items():
-        k = knobs()[name]
-        ok = k.with_model is True or (isinstance(k.with_model, tuple) and value in k.with_model)
-        if not ok:
-            what = flag(name) if not isinstance(k.with_model, tuple) else f"{flag(name)} {value}"
-            raise ImpastoError(f"{what} does not apply to --model ({MODEL_NOTE}); drop it or drop --model")
     for name in ("preset", "log_json", "plot"):
         if getattr(args, name):
             raise ImpastoError(f"--{name.replace('_', '-')} does not apply to --model ({MODEL_NOTE})")
-    o = resolve(**chosen)  # checks the values of the flags that do apply
-    return {"long_edge": o.max_long_edge if "max_long_edge" in chosen else None, "max_pixels": o.max_pixels,
-            "device": o.device, "precision": o.precision, "color": o.color, "denoise": o.denoise}
+    return model_run_settings(typed(args))
 
 
 def _with_model(args: argparse.Namespace) -> int:

@@ -7,7 +7,9 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ImpastoError
-from ..options import Resolved, resolve
+from ..options import Resolved, flag, knobs, resolve
+
+MODEL_NOTE = "a feed-forward --model paints in one pass"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,20 @@ class NetSize:
     def as_dict(self) -> dict[str, int | bool]:
         return asdict(self)
 
+
+def model_run_settings(chosen: dict[str, object]) -> dict[str, object]:
+    """What a feed-forward model run takes from the engine options a user gave (``stylize
+    --model``, a batch job with a model), or an ImpastoError naming one it cannot honour:
+    refused rather than ignored, since a model paints in one pass and has no steps or layers."""
+    for name, value in chosen.items():
+        k = knobs()[name]
+        ok = k.with_model is True or (isinstance(k.with_model, tuple) and value in k.with_model)
+        if not ok:
+            what = flag(name) if not isinstance(k.with_model, tuple) else f"{flag(name)} {value}"
+            raise ImpastoError(f"{what} does not apply to --model ({MODEL_NOTE}); drop it or drop --model")
+    o = resolve(**chosen)  # checks the values of the options that do apply
+    return {"long_edge": o.max_long_edge if "max_long_edge" in chosen else None, "max_pixels": o.max_pixels,
+            "device": o.device, "precision": o.precision, "color": o.color, "denoise": o.denoise}
 
 
 def setting(default: object, help: str) -> object:

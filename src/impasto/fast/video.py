@@ -71,7 +71,8 @@ def open_video(path: str | os.PathLike[str]) -> VideoInfo:
     return VideoInfo(float(fps), tuple(size), bool(meta.get("audio_codec")), gen)
 
 
-def _frames(info: VideoInfo, path: Path) -> Iterator[np.ndarray]:
+def decoded_frames(info: VideoInfo, path: Path) -> Iterator[np.ndarray]:
+    """The frames of an opened video as (H, W, 3) uint8 arrays; a damaged stream is one line."""
     w, h = info.size
     try:
         for raw in info.frames:
@@ -81,10 +82,21 @@ def _frames(info: VideoInfo, path: Path) -> Iterator[np.ndarray]:
         raise ImpastoError(f"{path}: damaged video ({first[:100]})") from None
 
 
-def _paint_batch(model, frames: list[np.ndarray], device: torch.device, precision: str) -> list[np.ndarray]:
+def paint_frames(model, frames: list[np.ndarray], device: torch.device, precision: str) -> list[np.ndarray]:
+    """Paint RGB uint8 frames of one size as one batch (what a chunk on a cluster node runs too)."""
     x = torch.from_numpy(np.stack(frames)).to(device).permute(0, 3, 1, 2).float() / 255
     y = paint(model.net, x, precision).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return list(y)
+
+
+def check_output(dst: Path, smooth: float) -> None:
+    """Fail before any work when ``dst`` could not be written or ``smooth`` is out of range."""
+    if dst.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ImpastoError(f"cannot tell the video format of {dst}: use {', '.join(sorted(VIDEO_SUFFIXES))}")
+    if dst.is_dir() or not (dst.parent if str(dst.parent) else Path(".")).is_dir():
+        raise ImpastoError(f"cannot write {dst}: not a file in an existing folder")
+    if not 0 <= smooth <= 1:
+        raise ImpastoError(f"--smooth must be between 0 and 1, not {smooth}")
 
 
 def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.PathLike[str],
@@ -94,12 +106,7 @@ def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.P
     import imageio_ffmpeg
 
     src, dst = Path(src), Path(dst)
-    if dst.suffix.lower() not in VIDEO_SUFFIXES:
-        raise ImpastoError(f"cannot tell the video format of {dst}: use {', '.join(sorted(VIDEO_SUFFIXES))}")
-    if dst.is_dir() or not (dst.parent if str(dst.parent) else Path(".")).is_dir():
-        raise ImpastoError(f"cannot write {dst}: not a file in an existing folder")
-    if not 0 <= smooth <= 1:
-        raise ImpastoError(f"--smooth must be between 0 and 1, not {smooth}")
+    check_output(dst, smooth)
     m = as_model(model, device)
     dev = next(m.net.parameters()).device
     info = open_video(src)
@@ -126,7 +133,7 @@ def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.P
             nonlocal n
             if not pending:
                 return
-            for fin, fout in zip(pending, _paint_batch(m, pending, dev, precision)):
+            for fin, fout in zip(pending, paint_frames(m, pending, dev, precision)):
                 fout = smoother(fin, fout)
                 if meter is not None:
                     meter.add(fin, fout)
@@ -136,7 +143,7 @@ def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.P
                     bar.update(1)
             pending.clear()
 
-        for frame in _frames(info, src):
+        for frame in decoded_frames(info, src):
             pending.append(frame)
             if len(pending) == batch:
                 flush()

@@ -7,6 +7,7 @@ whole new image or untouched.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -102,10 +103,21 @@ def to_pil(t: torch.Tensor) -> Image.Image:
 def save_image(img: Image.Image, path: str | os.PathLike[str], quality: int = 95) -> None:
     """Write ``img`` in the format its extension names, atomically and without metadata."""
     fmt = output_format(path)
-    clean = Image.frombytes("RGB", img.size, img.convert("RGB").tobytes())  # drops EXIF and all info
-    kw = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     with atomic_path(path) as tmp:
         try:
-            clean.save(tmp, fmt, **kw)
+            _clean_save(img, tmp, fmt, quality)
         except OSError as e:
             raise ImpastoError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def encode_image(img: Image.Image, path: str | os.PathLike[str], quality: int = 95) -> bytes:
+    """The bytes :func:`save_image` would write to ``path`` (a batch worker on another machine
+    paints, the machine that owns the outputs writes them)."""
+    buf = io.BytesIO()
+    _clean_save(img, buf, output_format(path), quality)
+    return buf.getvalue()
+
+
+def _clean_save(img: Image.Image, target: object, fmt: str, quality: int) -> None:
+    clean = Image.frombytes("RGB", img.size, img.convert("RGB").tobytes())  # drops EXIF and all info
+    clean.save(target, fmt, **({"quality": quality} if fmt in ("JPEG", "WEBP") else {}))

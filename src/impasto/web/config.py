@@ -56,6 +56,9 @@ class WebConfig:
     # The least time one step takes: 0 in service; demos and tests on tiny images set it so
     # that the painting can be watched as it forms.
     min_step_seconds: float = 0.0
+    # A Ray cluster to paint on (`impasto serve --ray`): each worker thread hands its job to it;
+    # None paints in this process.
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="unfinished jobs one browser may have at once (default 5)")
     p.add_argument("--keep-days", type=float, default=30,
                    help="delete finished jobs and their images after this many days; 0 keeps them (default 30)")
+    p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                   help="paint on a Ray cluster (auto, HOST:PORT or local): the page's queue is handed to "
+                        'it, --ray-jobs at a time (pip install "impasto[ray]"; docs/cluster.md)')
+    p.add_argument("--ray-jobs", type=int, default=None, metavar="N",
+                   help="with --ray: jobs painted at once (default: the cluster's GPUs, or one per node)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -116,6 +121,18 @@ def every_device() -> tuple[str, ...]:
     return tuple(f"cuda:{i}" for i in range(n)) if n > 1 else ("auto",)
 
 
+def on_ray(cfg: WebConfig, address: str, jobs: int | None) -> None:
+    """Hand the queue to the Ray cluster at ``address``: one worker thread per job painted at
+    once, each sending its job to the cluster (the devices are then the cluster's)."""
+    from ..batch.rayexec import RayExecutor
+
+    ex = RayExecutor(address)  # joins now: an unreachable cluster is one line, before serving
+    if jobs is not None and jobs < 1:
+        raise ImpastoError(f"--ray-jobs must be at least 1, not {jobs}")
+    cfg.ray_address = address
+    cfg.devices = ("auto",) * (jobs or ex.gpus or ex.nodes)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn  # noqa: F401
@@ -127,10 +144,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..features.devices import resolve_device
 
     cfg = config_from(args)
-    if not args.devices:
-        cfg.devices = every_device()
-    for d in cfg.devices:
-        resolve_device(d)  # an unusable device fails now, in one line, not in the first job
+    if args.ray is not None:
+        on_ray(cfg, args.ray, args.ray_jobs)
+    else:
+        if not args.devices:
+            cfg.devices = every_device()
+        for d in cfg.devices:
+            resolve_device(d)  # an unusable device fails now, in one line, not in the first job
     try:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:

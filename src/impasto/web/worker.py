@@ -27,6 +27,7 @@ from ..engine import Transfer, prepare
 from ..errors import ImpastoError
 from ..features.devices import resolve_device
 from ..features.network import Network, load_network
+from ..images.atomic import atomic_path
 from ..images.io import fit_long_edge, load_image, save_image
 from ..options import Resolved
 from .config import WebConfig
@@ -71,6 +72,7 @@ class Worker(threading.Thread):
         self.wake, self.stop = wake, stop
         self.current: str | None = None  # the job in hand, for WorkerPool.stop
         self._models: dict[str, fast.FastModel] = {}
+        self._ray = None  # the RayExecutor, made on the first job when cfg.ray_address is set
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -121,10 +123,13 @@ class Worker(threading.Thread):
             state, error = "failed", "internal error while painting (see the server log)"
         self.store.finish(job.id, state, error)
 
-    def _engine_run(self, spec: JobSpec, files: JobFiles, style: Path) -> Transfer:
-        """The one call into the engine: the job's options, then a run to iterate."""
+    def _options(self, spec: JobSpec, files: JobFiles) -> Resolved:
+        """The job's engine options, resolved once (a refinement starts from its parent's image)."""
         init = str(files.init) if spec.refine_of and files.init.is_file() else None
-        options = to_options(spec, self.cfg, self.device, init)
+        return to_options(spec, self.cfg, self.device, init)
+
+    def _engine_run(self, options: Resolved, files: JobFiles, style: Path) -> Transfer:
+        """The one call into the engine here (a Ray worker makes its own in batch.worker)."""
         return prepare(files.content, style, options, network=self._network(options))
 
     def _check(self, job: Job) -> bool:
@@ -139,7 +144,10 @@ class Worker(threading.Thread):
         if spec.style_id and spec.style_id not in BY_ID:
             raise ImpastoError(f"the bundled style {spec.style_id!r} is no longer available")
         style = BY_ID[spec.style_id].path if spec.style_id else files.style
-        run = self._engine_run(spec, files, style)
+        options = self._options(spec, files)
+        if self.cfg.ray_address:
+            return self._paint_on_ray(job, files, options, Path(style))
+        run = self._engine_run(options, files, Path(style))
         total = run.total_steps
         first = last_preview = None
         losses: dict[str, float] | None = None
@@ -185,6 +193,52 @@ class Worker(threading.Thread):
         save_image(result, files.result)
         self._write_preview(result, files.preview)
         self.store.progress(job.id, steps, steps, losses, 0.0, True)
+
+    def _paint_on_ray(self, job: Job, files: JobFiles, options: Resolved, style: Path) -> tuple[str, str | None]:
+        """The job as one Ray task (``impasto serve --ray``) whose progress, previews and result
+        come back as a stream and are recorded here: the job table stays the one record, and a
+        server restart re-queues what was running as it does for local workers."""
+        from ..batch.rayexec import RayExecutor, first_line
+        from ..batch.worker import paint_events
+
+        if self._ray is None:
+            self._ray = RayExecutor(self.cfg.ray_address)
+        ray = self._ray.ray
+        handle, events = self._ray.stream(paint_events, files.content.read_bytes(), style.read_bytes(), options,
+                                          self.cfg.preview_interval, self.cfg.preview_edge, device=options.device)
+        first = losses = None
+        ended = False  # the task sent its last event: nothing to cancel
+        try:
+            for ev in events:
+                if self.stop.is_set():
+                    raise _Stopped
+                if self.store.cancel_requested(job.id):
+                    return "cancelled", None
+                ended = "error" in ev or "result" in ev
+                if "error" in ev:
+                    return "failed", ev["error"]
+                if "result" in ev:
+                    with atomic_path(files.result) as tmp:
+                        tmp.write_bytes(ev["result"])
+                    self._write_preview(Image.open(files.result), files.preview)
+                    self.store.progress(job.id, ev["steps"], ev["steps"], losses, 0.0, True)
+                    return "done", None
+                now = time.monotonic()
+                first = first or now
+                eta = (now - first) / (ev["step"] - 1) * max(0, ev["total"] - ev["step"]) if ev["step"] > 1 else None
+                if "preview" in ev:
+                    with atomic_path(files.preview) as tmp:
+                        tmp.write_bytes(ev["preview"])
+                losses = ev["losses"]
+                self.store.progress(job.id, ev["step"], ev["total"], losses, eta, "preview" in ev)
+            ended = True
+            return "failed", "the Ray task ended without a result"
+        except ray.exceptions.RayError as e:
+            ended = True
+            return "failed", f"the Ray worker failed: {first_line(e)}"
+        finally:
+            if not ended:  # cancelled, or the server stopping: the cluster stops painting it
+                self._ray.cancel(handle)
 
     def _write_preview(self, img: Image.Image, path: Path) -> None:
         edge = self.cfg.preview_edge

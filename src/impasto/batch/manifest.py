@@ -1,0 +1,292 @@
+"""From what a user wrote to a list of checked :class:`~impasto.batch.jobs.Job`: a manifest
+(CSV or JSONL, one job per line) or the shorthand (contents x styles x models x option sweeps).
+
+Every line is checked here, before any work: files exist, options resolve (through the same
+:func:`impasto.resolve` as ``impasto stylize``), counts agree (masks and blend weights per
+style), no two jobs write one file. Problems name their line; all are found in one pass and the
+first is reported with how many more there are, so a long manifest is fixed in one go.
+
+Per-job options use the CLI flags' names (``style_weight``, ``style-weight`` or
+``--style-weight``); text values are parsed as the flag parses them (``relu1_1,relu2_1``). Paths
+in a manifest are relative to the manifest's folder, outputs to ``-o`` when given.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..cli.flags import PARSE  # the flags' own parsers: one reading of "1e3" or "relu1_1,relu2_1"
+from ..errors import ImpastoError
+from ..fast.options import model_run_settings
+from ..images.atomic import output_format
+from ..options import flag, knobs, resolve
+from .jobs import SHIPPED_MODELS, Digests, Job, job_key
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}  # as fast.photos.EXTENSIONS
+FIELDS = ("id", "content", "style", "styles", "model", "output", "preset")
+MULTI_SEP = ";"  # several styles or masks in one CSV cell
+FORMATS = ("png", "jpg", "webp")
+
+
+@dataclass
+class Request:
+    """One job as written, before any check: paths as given, option values typed or text."""
+
+    where: str
+    content: str | None = None
+    styles: tuple[str, ...] = ()
+    model: str | None = None
+    output: str | None = None
+    preset: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    varied: tuple[str, ...] = ()  # option names that differ between jobs: they name the output
+
+
+# -- reading ----------------------------------------------------------------------------------------
+def option_name(column: str) -> str | None:
+    """``style_weight``, ``style-weight`` and ``--style-weight`` (or ``--mask``) are one option."""
+    name = column.strip().lstrip("-").replace("-", "_")
+    if name in knobs():
+        return name
+    by_flag = {flag(n).lstrip("-").replace("-", "_"): n for n in knobs()}
+    return by_flag.get(name)
+
+
+def _typed(name: str, value: Any) -> Any:
+    """A manifest value as the option wants it: text parsed as its flag parses it, JSON lists as tuples."""
+    kind = knobs()[name].kind
+    if kind == "masks":
+        items = value.split(MULTI_SEP) if isinstance(value, str) else value
+        return tuple(str(v).strip() for v in items if str(v).strip())
+    if isinstance(value, str):
+        try:
+            return PARSE[kind](value.strip())
+        except Exception as e:  # argparse's ArgumentTypeError, in the flag's own words
+            raise ImpastoError(f"{flag(name)}: {e}") from None
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _request(where: str, row: Mapping[str, Any]) -> Request:
+    req = Request(where)
+    unknown = []
+    for column, value in row.items():
+        if column is None or value is None or (isinstance(value, str) and not value.strip()):
+            continue  # an empty CSV cell: not given
+        key = column.strip().lower()
+        if key in ("style", "styles"):
+            items = value.split(MULTI_SEP) if isinstance(value, str) else value
+            req.styles = tuple(str(s).strip() for s in items if str(s).strip())
+        elif key in FIELDS:
+            setattr(req, key, str(value).strip())
+        elif (name := option_name(column)) is not None:
+            req.options[name] = _typed(name, value)
+        else:
+            unknown.append(column)
+    if unknown:
+        raise ImpastoError(f"unknown column(s) {', '.join(map(repr, unknown))}; use content, style, model, "
+                           "output, preset, id and option names such as style_weight")
+    return req
+
+
+def read_manifest(path: str | Path) -> list[Request]:
+    """The lines of a CSV (with a header row) or JSONL (one object per line) manifest."""
+    p = Path(path)
+    if not p.is_file():
+        raise ImpastoError(f"no such manifest: {p}" if not p.exists() else f"{p} is not a file")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ImpastoError(f"cannot read the manifest {p}: {e}") from None
+    requests, errors = [], []
+    if p.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            where = f"{p.name} line {n}"
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ImpastoError("each line must be a JSON object")
+                requests.append(_request(where, row))
+            except json.JSONDecodeError as e:
+                errors.append(f"{where}: not JSON ({e.msg})")
+            except ImpastoError as e:
+                errors.append(f"{where}: {e}")
+    elif p.suffix.lower() in (".csv", ".tsv"):
+        reader = csv.DictReader(text.splitlines(), delimiter="\t" if p.suffix.lower() == ".tsv" else ",")
+        for row in reader:
+            where = f"{p.name} line {reader.line_num}"
+            try:
+                requests.append(_request(where, row))
+            except ImpastoError as e:
+                errors.append(f"{where}: {e}")
+    else:
+        raise ImpastoError(f"cannot tell the manifest format of {p}: use .csv, .tsv or .jsonl")
+    _raise_first(errors)
+    if not requests:
+        raise ImpastoError(f"{p} lists no jobs")
+    return requests
+
+
+def image_files(items: Iterable[str]) -> list[str]:
+    """Files as given; folders as the images directly inside them, sorted."""
+    files: list[str] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            if not found:
+                raise ImpastoError(f"{p}: no images in this folder")
+            files += found
+        else:
+            files.append(str(p))
+    return files
+
+
+def shorthand(contents: Sequence[str], styles: Sequence[str], models: Sequence[str],
+              sweeps: Mapping[str, tuple[Any, ...]], presets: Sequence[str | None] = (None,)) -> list[Request]:
+    """Every content x (each style, each model) x every combination of swept option values."""
+    if not contents:
+        raise ImpastoError("give a manifest, or --content (files or folders) with --style or --model")
+    if not styles and not models:
+        raise ImpastoError("--content needs at least one --style or --model")
+    names = list(sweeps)
+    varied = tuple(n for n in names if len(sweeps[n]) > 1) + (("preset",) if len(presets) > 1 else ())
+    combos = list(itertools.product(*(sweeps[n] for n in names)))
+    out = []
+    painters = [("style", s) for s in styles] + [("model", m) for m in models]
+    for content in image_files(contents):
+        for what, painter in painters:
+            for preset in presets:
+                for values in combos:
+                    n = len(out) + 1
+                    out.append(Request(f"job {n}", content=content, id=str(n),
+                                       styles=(painter,) if what == "style" else (),
+                                       model=painter if what == "model" else None, preset=preset,
+                                       options=dict(zip(names, values)), varied=varied))
+    return out
+
+
+# -- checking -----------------------------------------------------------------------------------------
+def _shown(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "+".join(_shown(x) for x in v)
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def output_name(req: Request, content: str, fmt: str) -> str:
+    """``photo__starry_night[__style_weight-1000].png``: the inputs, then the options that vary."""
+    painter = "+".join(Path(s).stem for s in req.styles) if req.styles else Path(str(req.model)).stem
+    tags = []
+    for name in req.varied:
+        value = req.preset if name == "preset" else req.options.get(name)
+        tags.append(f"{name}-{_shown(value)}")
+    stem = "__".join([Path(content).stem, painter, *tags])
+    return re.sub(r"[^A-Za-z0-9._+=-]", "_", stem) + "." + fmt
+
+
+def _path(base: Path, p: str) -> str:
+    return str((base / Path(p).expanduser()).resolve())
+
+
+def _existing(base: Path, p: str, what: str) -> str:
+    path = _path(base, p)
+    if not Path(path).is_file():
+        raise ImpastoError(f"no such {what} file: {p}" if not Path(path).exists() else f"{what} {p} is a folder")
+    return path
+
+
+def model_ref(base: Path, m: str) -> str:
+    """A model file (made absolute) or a shipped style's name (kept: every node has the package)."""
+    path = Path(_path(base, m))
+    if path.is_file():
+        return str(path)
+    if (SHIPPED_MODELS / f"{m}.pt").is_file():
+        return m
+    shipped = ", ".join(sorted(p.stem for p in SHIPPED_MODELS.glob("*.pt")))
+    raise ImpastoError(f"no model file {m} and no shipped style of that name (shipped: {shipped})")
+
+
+def check(req: Request, defaults: Mapping[str, Any], preset: str | None, base: Path, out_dir: Path | None,
+          fmt: str) -> Job:
+    """One request as a Job with resolved options and absolute paths, or a one-line ImpastoError."""
+    if not req.content:
+        raise ImpastoError("no content image given")
+    if bool(req.styles) == bool(req.model):
+        raise ImpastoError("give style image(s) or a model, not both" if req.styles else
+                           "no style image or model given")
+    content = _existing(base, req.content, "content")
+    options = {**defaults, **req.options}
+    if options.get("init") not in (None, "noise", "content", "style"):
+        options["init"] = _existing(base, str(options["init"]), "init image")
+    if options.get("masks"):
+        options["masks"] = tuple(_existing(base, m, "mask") for m in options["masks"])
+    preset = req.preset or preset
+    if req.model is not None:
+        if preset:
+            raise ImpastoError("a preset does not apply to a model (a feed-forward model paints in one pass)")
+        settings = model_run_settings(options)
+        job = Job(req.id or req.where, content, "", resolve(**options), model=model_ref(base, req.model),
+                  settings=settings, where=req.where)
+    else:
+        styles = tuple(_existing(base, s, "style") for s in req.styles)
+        o = resolve(None, preset, **options)
+        if o.masks is not None and len(o.masks) != len(styles):
+            raise ImpastoError(f"{len(o.masks)} mask(s) for {len(styles)} style image(s); give one per style")
+        if o.style_blend is not None and len(o.style_blend) != len(styles):
+            raise ImpastoError(f"--style-blend has {len(o.style_blend)} weights for {len(styles)} style images")
+        job = Job(req.id or req.where, content, "", o, styles=styles, where=req.where)
+    if req.output:
+        output = _path(out_dir or base, req.output)
+    elif out_dir is not None:
+        output = str(out_dir.resolve() / output_name(req, content, fmt))
+    else:
+        raise ImpastoError("no output given: add an output column, or -o OUTDIR to name outputs there")
+    output_format(output)
+    if Path(output).is_dir():
+        raise ImpastoError(f"output {output} is a folder")
+    return replace(job, output=output)
+
+
+def _raise_first(errors: list[str]) -> None:
+    if errors:
+        more = f" (and {len(errors) - 1} more problem(s); nothing was run)" if len(errors) > 1 else ""
+        raise ImpastoError(errors[0] + more)
+
+
+def plan(requests: Sequence[Request], defaults: Mapping[str, Any] | None = None, preset: str | None = None,
+         base: str | Path = ".", out_dir: str | Path | None = None, fmt: str = "png") -> list[Job]:
+    """Checked jobs with their keys, grouped so that jobs sharing a network run one after another
+    (a worker then loads each network once), or an ImpastoError naming the first bad line."""
+    if fmt not in FORMATS:
+        raise ImpastoError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    base, out = Path(base), Path(out_dir) if out_dir is not None else None
+    jobs, errors, seen, ids = [], [], {}, set()
+    digest = Digests()
+    for req in requests:
+        try:
+            job = check(req, defaults or {}, preset, base, out, fmt)
+            if job.id in ids:
+                raise ImpastoError(f"id {job.id!r} is used twice")
+            if job.output in seen:
+                raise ImpastoError(f"writes {job.output}, as {seen[job.output]} does")
+            jobs.append(replace(job, key=job_key(job, digest)))
+            seen[job.output] = req.where
+            ids.add(job.id)
+        except ImpastoError as e:
+            errors.append(f"{req.where}: {e}")
+        except OSError as e:
+            errors.append(f"{req.where}: cannot read {e.filename}: {e.strerror}")
+    _raise_first(errors)
+    order = {}
+    for job in jobs:
+        order.setdefault(job.network_identity(), len(order))
+    return sorted(jobs, key=lambda j: order[j.network_identity()])  # stable: manifest order within a group
