@@ -74,10 +74,11 @@ def cmd_startup(a: argparse.Namespace) -> None:
     path = record.save(f"startup-{a.size}", {"size": a.size, "inputs": inputs.record(), "rows": rows})
     print(f"{a.size} px, process start to a 2-step image written, median of {a.repeats} (min-max); "
           f"{record.describe(record.machine())}\n")
-    print("| run | precision | seconds |\n|---|---|---|")
+    print("| run | precision | seconds | contention (max) |\n|---|---|---|---|")
     for label, r in rows.items():
-        w = r["wall"]
-        print(f"| {label} | {r['precision']} | {w['median']:.2f} ({w['min']:.2f}-{w['max']:.2f}) |")
+        w, c = r["wall"], r.get("contention")
+        print(f"| {label} | {r['precision']} | {w['median']:.2f} ({w['min']:.2f}-{w['max']:.2f}) "
+              f"| {'-' if c is None else format(c['max'], '.0%')} |")
     print(f"\n{path}")
 
 

@@ -30,10 +30,10 @@ def curve(spec: Spec, inputs: Inputs, every: int, judge: Yardstick) -> dict:
     for step, (secs, path) in sorted(o.snapshots.items()):
         points.append({"step": step, "seconds": secs, **judge.score(path)})
     final = judge.score(o.final[1])
-    print(f"  {spec.label}: {o.wall:.1f} s, final matched {final['matched']:.4g}, content error "
+    print(f"  {spec.label}: {o.wall:.1f} s (contention {o.contention:.0%}), final matched {final['matched']:.4g}, content error "
           f"{final['content_error']:.3f}, style error {final['style_error']:.3f}", file=sys.stderr)
     return {"spec": vars(spec), "precision": precision_of(spec), "machine": machine(), "command": o.command,
-            "wall": o.wall, "max_rss_mb": o.max_rss_mb, "every": every, "points": points,
+            "wall": o.wall, "max_rss_mb": o.max_rss_mb, "contention": o.contention, "every": every, "points": points,
             "final": {"seconds": o.final[0], **final}}
 
 
@@ -47,16 +47,16 @@ def summary(runs: dict[str, dict], reference: str) -> str:
     ref = runs[reference]["final"]
     lines = [f"reference: {reference}'s output, matched {ref['matched']:.4g}, content error "
              f"{ref['content_error']:.3f}, style error {ref['style_error']:.3f}", "",
-             "| run | precision | steps | whole run (s) | matched objective | content error | style error "
+             "| run | precision | steps | whole run (s) | contention | matched objective | content error | style error "
              "| first at ref's matched objective | first at or below ref on both errors |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for label, r in runs.items():
         f, pts = r["final"], r["points"]
         m = reach(pts, lambda p: p["matched"] <= ref["matched"])
         both = reach(pts, lambda p: p["content_error"] <= ref["content_error"] and p["style_error"] <= ref["style_error"])
         at = lambda p: "never" if p is None else f"{p['seconds']:.1f} s (step {p['step']})"  # noqa: E731
         steps = max(p["step"] for p in pts) if pts else "-"
-        lines.append(f"| {label} | {r['precision']} | {steps} | {r['wall']:.1f} | {f['matched']:.4g} "
+        lines.append(f"| {label} | {r['precision']} | {steps} | {r['wall']:.1f} | {r.get('contention', 0):.0%} | {f['matched']:.4g} "
                      f"| {f['content_error']:.3f} | {f['style_error']:.3f} | {at(m)} | {at(both)} |")
     return "\n".join(lines)
 

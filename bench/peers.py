@@ -42,7 +42,7 @@ from pathlib import Path
 
 from .inputs import Inputs
 from .ns_weights import convert as neural_style_model
-from .record import threads
+from .record import cpu_stall, threads
 
 SHIMS = Path(__file__).resolve().parent / "shims"  # torchvision stand-in, neural-style-pt only
 TOOLS = ("impasto", "pastiche", "neural-style")
@@ -86,6 +86,7 @@ class Outcome:
     wall: float  # seconds, process start to exit
     max_rss_mb: float
     stdout: str
+    contention: float  # fraction of the wall time some task waited for a CPU (record.cpu_stall)
     snapshots: dict[int, tuple[float, Path]] = field(default_factory=dict)  # step -> (seconds, file)
     final: tuple[float, Path] | None = None  # the output file (impasto's: the best image seen)
 
@@ -146,11 +147,12 @@ def run(spec: Spec, inputs: Inputs, folder: Path, save_every: int) -> Outcome:
     out = folder / "out.png"
     cmd, env = command(spec, inputs, out, save_every)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads()), **env}
-    start, t0 = time.time(), time.perf_counter()
+    start, t0, stall = time.time(), time.perf_counter(), cpu_stall()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     stdout = p.stdout.read()
     _, status, rusage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
+    contention = (cpu_stall() - stall) / wall
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{spec.label} failed:\n{' '.join(cmd)}\n{stdout[-2000:]}")
     snaps = {}
@@ -161,4 +163,4 @@ def run(spec: Spec, inputs: Inputs, folder: Path, save_every: int) -> Outcome:
     final = (out.stat().st_mtime - start, out)
     if spec.tool != "impasto":  # the peers' output is their last step
         snaps.setdefault(spec.steps or PEER_STEPS[spec.tool], final)
-    return Outcome(spec, cmd, wall, rusage.ru_maxrss / 1024.0, stdout, snaps, final)
+    return Outcome(spec, cmd, wall, rusage.ru_maxrss / 1024.0, stdout, contention, snaps, final)

@@ -24,6 +24,19 @@ def threads() -> int:
     return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
 
 
+def cpu_stall() -> float:
+    """Seconds, since boot, during which some runnable task waited for a CPU (Linux PSI; 0 elsewhere).
+
+    On an otherwise idle 2-core machine a 2-thread run adds almost nothing here, so the stall a
+    run accumulates, as a fraction of its time, says whether someone else's work was competing.
+    """
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return 0.0
+    return int(line.rsplit("total=", 1)[1]) / 1e6
+
+
 def commit() -> str:
     """HEAD, with '+dirty' when tracked files differ from it (the figure is then not reproducible from HEAD)."""
     def git(*args: str) -> str:
