@@ -34,7 +34,8 @@ def curve(spec: Spec, inputs: Inputs, every: int, judge: Yardstick) -> dict:
           f"{final['content_error']:.3f}, style error {final['style_error']:.3f}", file=sys.stderr)
     return {"spec": vars(spec), "precision": precision_of(spec), "machine": machine(), "command": o.command,
             "wall": o.wall, "max_rss_mb": o.max_rss_mb, "contention": o.contention, "every": every, "points": points,
-            "final": {"seconds": o.final[0], **final}}
+            "final": {"seconds": o.final[0], **final},
+            "log_tail": o.stdout[-1500:]}  # the tool's own last losses, beside the yardstick's
 
 
 def reach(points: list[dict], ok) -> dict | None:
