@@ -49,16 +49,20 @@ def summary(runs: dict[str, dict], reference: str) -> str:
     lines = [f"reference: {reference}'s output, matched {ref['matched']:.4g}, content error "
              f"{ref['content_error']:.3f}, style error {ref['style_error']:.3f}", "",
              "| run | precision | steps | whole run (s) | contention | matched objective | content error | style error "
-             "| first at ref's matched objective | first at or below ref on both errors |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| first at ref's matched objective | first at ref's style error (content error then) "
+             "| first at or below ref on both errors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, r in runs.items():
         f, pts = r["final"], r["points"]
         m = reach(pts, lambda p: p["matched"] <= ref["matched"])
+        style = reach(pts, lambda p: p["style_error"] <= ref["style_error"])
         both = reach(pts, lambda p: p["content_error"] <= ref["content_error"] and p["style_error"] <= ref["style_error"])
         at = lambda p: "never" if p is None else f"{p['seconds']:.1f} s (step {p['step']})"  # noqa: E731
+        then = lambda p: "" if p is None else f" ({p['content_error']:.3f})"  # noqa: E731
         steps = max(p["step"] for p in pts) if pts else "-"
         lines.append(f"| {label} | {r['precision']} | {steps} | {r['wall']:.1f} | {r.get('contention', 0):.0%} | {f['matched']:.4g} "
-                     f"| {f['content_error']:.3f} | {f['style_error']:.3f} | {at(m)} | {at(both)} |")
+                     f"| {f['content_error']:.3f} | {f['style_error']:.3f} | {at(m)} "
+                     f"| {at(style)}{then(style)} | {at(both)} |")
     return "\n".join(lines)
 
 
