@@ -171,13 +171,15 @@ def cmd_tradeoff(a: argparse.Namespace) -> None:
     record.save(f"tradeoff-{a.size}", {"size": a.size, "inputs": inputs.record(), "steps": a.steps,
                                        "precision": a.precision, "impasto": points})
     print(f"{a.size} px, impasto {a.steps} steps in {a.precision}; {record.describe(record.machine())}\n")
-    print("| run | whole run (s) | content error | style error | matched objective |\n|---|---|---|---|---|")
+    print("| run | whole run (s) | contention | content error | style error | matched objective |\n"
+          "|---|---|---|---|---|---|")
     for label, r in others.items():
         f = r["final"]
-        print(f"| {label} | {r['wall']:.1f} | {f['content_error']:.3f} | {f['style_error']:.3f} | {f['matched']:.4g} |")
+        print(f"| {label} | {r['wall']:.1f} | {r['contention']:.0%} | {f['content_error']:.3f} | {f['style_error']:.3f} "
+              f"| {f['matched']:.4g} |")
     for p in points:
-        print(f"| impasto, style weight x{p['style_weight_x']:g} | {p['wall']:.1f} | {p['content_error']:.3f} "
-              f"| {p['style_error']:.3f} | {p['matched']:.4g} |")
+        print(f"| impasto, style weight x{p['style_weight_x']:g} | {p['wall']:.1f} | {p['contention']:.0%} "
+              f"| {p['content_error']:.3f} | {p['style_error']:.3f} | {p['matched']:.4g} |")
     if a.plot:
         plot_tradeoff(points, others, a.plot, f"{a.size} px: lower left is better; {record.describe(record.machine())}")
 
@@ -265,6 +267,7 @@ def main() -> None:
     s.set_defaults(func=cmd_flicker)
 
     a = p.parse_args()
+    record.commit()  # the code as it is now, before any edit made while this runs
     a.func(a)
 
 

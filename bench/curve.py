@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .inputs import WORK, Inputs
-from .peers import MATCHED, Spec, run
+from .peers import MATCHED, Spec, quiet_run
 from .record import describe, machine
 from .speed import precision_of
 from .yardstick import Yardstick
@@ -25,7 +25,7 @@ METRICS = (("matched", "matched objective (pastiche's loss)"),
 
 def curve(spec: Spec, inputs: Inputs, every: int, judge: Yardstick) -> dict:
     """Run ``spec`` once, then score its snapshots and its output file."""
-    o = run(spec, inputs, WORK / "runs" / f"curve-{inputs.size}" / spec.label.replace(" ", "_"), every)
+    o = quiet_run(spec, inputs, WORK / "runs" / f"curve-{inputs.size}" / spec.label.replace(" ", "_"), every)
     points = []
     for step, (secs, path) in sorted(o.snapshots.items()):
         points.append({"step": step, "seconds": secs, **judge.score(path)})
@@ -96,8 +96,8 @@ def tradeoff(inputs: Inputs, steps: int, weights: list[float], precision: str, j
     points = []
     for k in weights:
         spec = Spec("impasto", "matched", steps, precision, ("--style-weight", f"{MATCHED['style_weight'] * k:g}"))
-        o = run(spec, inputs, WORK / "runs" / "tradeoff" / f"x{k:g}", steps)
-        points.append({"style_weight_x": k, "wall": o.wall, **judge.score(o.final[1])})
+        o = quiet_run(spec, inputs, WORK / "runs" / "tradeoff" / f"x{k:g}", steps)
+        points.append({"style_weight_x": k, "wall": o.wall, "contention": o.contention, **judge.score(o.final[1])})
         print(f"  impasto x{k:g}: {o.wall:.1f} s, content error {points[-1]['content_error']:.3f}, "
               f"style error {points[-1]['style_error']:.3f}", file=sys.stderr)
     return points

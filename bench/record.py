@@ -7,6 +7,7 @@ its machine cannot be compared, so ``save`` stamps every ``bench/results/*.json`
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -37,8 +38,11 @@ def cpu_stall() -> float:
     return int(line.rsplit("total=", 1)[1]) / 1e6
 
 
+@functools.cache
 def commit() -> str:
-    """HEAD, with '+dirty' when tracked files differ from it (the figure is then not reproducible from HEAD)."""
+    """HEAD, with '+dirty' when tracked files differ from it (the figure is then not reproducible
+    from HEAD). Read once, at the first call: ``bench.__main__`` calls it as it starts, so that
+    edits made while a long run goes on do not mark a run of committed code as dirty."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 

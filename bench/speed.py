@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .impasto_api import resolve_precision
 from .inputs import WORK, Inputs
-from .peers import Outcome, Spec, run
+from .peers import Outcome, Spec, quiet_run, run
 
 
 def precision_of(spec: Spec) -> str:
@@ -34,29 +34,14 @@ def spread(xs: list[float]) -> dict:
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
 
 
-def quiet_run(spec: Spec, inputs: Inputs, folder: Path, every: int, limit: float, tries: int) -> Outcome:
-    """``run``, repeated (after a pause) while others' work competed for the CPU for more than
-    ``limit`` of its time; the least disturbed of ``tries`` is kept and its contention recorded."""
-    best = None
-    for attempt in range(tries):
-        o = run(spec, inputs, folder, every)
-        print(f"  {inputs.size}px {spec.label}: {o.wall:.2f} s, {o.per_step() * 1000:.0f} ms/step, "
-              f"{o.max_rss_mb:.0f} MB, contention {o.contention:.0%}", file=sys.stderr)
-        best = o if best is None or o.contention < best.contention else best
-        if o.contention <= limit:
-            break
-        time.sleep(20 * (attempt + 1))
-    return best
-
-
-def measure(specs: list[Spec], inputs: Inputs, repeats: int, limit: float = 0.05, tries: int = 4) -> dict[str, dict]:
+def measure(specs: list[Spec], inputs: Inputs, repeats: int) -> dict[str, dict]:
     """{label: {precision, wall, per_step, fixed, max_rss_mb}} over ``repeats`` interleaved runs."""
     rows: dict[str, list[Outcome]] = {s.label: [] for s in specs}
     steps = specs[0].steps
     for rep in range(repeats):
         for spec in specs if rep % 2 == 0 else specs[::-1]:
             folder = WORK / "runs" / f"speed-{inputs.size}" / spec.tool
-            rows[spec.label].append(quiet_run(spec, inputs, folder, max(1, steps // 2), limit, tries))
+            rows[spec.label].append(quiet_run(spec, inputs, folder, max(1, steps // 2)))
     out = {}
     for spec in specs:
         runs = rows[spec.label]
@@ -88,7 +73,7 @@ def table(rows: dict[str, dict], reference: str | None) -> str:
     return "\n".join(lines)
 
 
-def startup(specs: list[Spec], inputs: Inputs, repeats: int, limit: float = 0.05, tries: int = 4) -> dict[str, dict]:
+def startup(specs: list[Spec], inputs: Inputs, repeats: int) -> dict[str, dict]:
     """Process start to a 2-step image written, per tool, beside a bare ``import torch``."""
     cmd = [sys.executable, "-c", "import torch"]
     subprocess.run(cmd, check=True)  # warm the page cache
@@ -103,7 +88,7 @@ def startup(specs: list[Spec], inputs: Inputs, repeats: int, limit: float = 0.05
         run(spec, inputs, WORK / "runs" / "startup" / spec.tool, 1)
     for rep in range(repeats):
         for spec in short if rep % 2 == 0 else short[::-1]:
-            o = quiet_run(spec, inputs, WORK / "runs" / "startup" / spec.tool, 1, limit, tries)
+            o = quiet_run(spec, inputs, WORK / "runs" / "startup" / spec.tool, 1)
             r = out.setdefault(spec.label, {"precision": precision_of(spec), "wall": [], "contention": []})
             r["wall"].append(o.wall)
             r["contention"].append(o.contention)
