@@ -37,7 +37,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .inputs import Inputs
@@ -87,8 +87,8 @@ class Outcome:
     max_rss_mb: float
     stdout: str
     contention: float  # fraction of the wall time some task waited for a CPU (record.cpu_stall)
-    snapshots: dict[int, tuple[float, Path]] = field(default_factory=dict)  # step -> (seconds, file)
-    final: tuple[float, Path] | None = None  # the output file (impasto's: the best image seen)
+    snapshots: dict[int, tuple[float, Path]]  # step -> (seconds since start, file)
+    final: tuple[float, Path]  # the output file (impasto's: the best image seen)
 
     def per_step(self) -> float:
         """Seconds per step between the last two snapshots (the steady state)."""
