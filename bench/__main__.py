@@ -181,7 +181,7 @@ def cmd_tradeoff(a: argparse.Namespace) -> None:
         print(f"| impasto, style weight x{p['style_weight_x']:g} | {p['wall']:.1f} | {p['contention']:.0%} "
               f"| {p['content_error']:.3f} | {p['style_error']:.3f} | {p['matched']:.4g} |")
     if a.plot:
-        plot_tradeoff(points, others, a.plot, f"{a.size} px: lower left is better; {record.describe(record.machine())}")
+        plot_tradeoff(points, others, a.plot, f"{a.size} px, lower left is better\n{record.describe(record.machine())}")
 
 
 def cmd_flicker(a: argparse.Namespace) -> None:
