@@ -254,7 +254,7 @@ def main() -> None:
     s = sub.add_parser("tradeoff", help="impasto at several style weights on the yardstick plane")
     s.add_argument("--size", type=int, default=256)
     s.add_argument("--steps", type=int, default=300)
-    s.add_argument("--weights", type=lambda v: [float(x) for x in v.split(",")], default=[0.25, 1, 4])
+    s.add_argument("--weights", type=lambda v: [float(x) for x in v.split(",")], default=[0.1, 0.25, 1, 4])
     s.add_argument("--precision", default="auto", choices=PRECISIONS)
     s.add_argument("--plot", type=Path)
     s.set_defaults(func=cmd_tradeoff)

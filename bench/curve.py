@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 from .inputs import WORK, Inputs
-from .peers import MATCHED, Spec, quiet_run
+from .peers import MATCHED, Spec, precision_of, quiet_run
 from .record import describe, machine
-from .speed import precision_of
 from .yardstick import Yardstick
 
 METRICS = (("matched", "matched objective (pastiche's loss)"),

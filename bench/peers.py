@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .impasto_api import resolve_precision
 from .inputs import Inputs
 from .ns_weights import convert as neural_style_model
 from .record import cpu_stall, threads
@@ -94,6 +95,15 @@ class Outcome:
         """Seconds per step between the last two snapshots (the steady state)."""
         (a, (ta, _)), (b, (tb, _)) = sorted(self.snapshots.items())[-2:]
         return (tb - ta) / (b - a)
+
+
+def precision_of(spec: Spec) -> str:
+    """What the row computed in: impasto's 'auto' resolved on this CPU; the peers are fp32."""
+    if spec.tool != "impasto" or spec.precision != "auto":
+        return spec.precision
+    import torch
+
+    return f"{resolve_precision(torch.device('cpu'), 'auto')} (auto)"
 
 
 def flags(options: dict, style: str = "--") -> list[str]:

@@ -16,18 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from .impasto_api import resolve_precision
 from .inputs import WORK, Inputs
-from .peers import Outcome, Spec, quiet_run, run
-
-
-def precision_of(spec: Spec) -> str:
-    """What the row computed in: impasto's 'auto' resolved on this CPU; the peers are fp32."""
-    if spec.tool != "impasto" or spec.precision != "auto":
-        return spec.precision
-    import torch
-
-    return f"{resolve_precision(torch.device('cpu'), 'auto')} (auto)"
+from .peers import Outcome, Spec, precision_of, quiet_run, run
 
 
 def spread(xs: list[float]) -> dict:
