@@ -1,7 +1,7 @@
 """Where a figure came from: every result file says which code, CPU, torch and threads made it.
 
 Speed figures on the 2-core machines differ by CPU: some are Intel with AMX, some AMD EPYC with
-AVX512-BF16 only, and bf16 gains 3.5-4x on the first but ~1.8x on the second. A number without
+AVX512-BF16 only, and bf16 gained 3.5-4x per step on the first but 2.3x on the second. A number without
 its machine cannot be compared, so ``save`` stamps every ``bench/results/*.json`` with this.
 """
 
@@ -76,7 +76,6 @@ def machine() -> dict:
         "threads": threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(),
-        "load_average_1min": round(os.getloadavg()[0], 2),  # >0.5 before a timing: someone else was busy
     }
 
 
