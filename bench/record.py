@@ -1,8 +1,8 @@
 """Where a figure came from: every result file says which code, CPU, torch and threads made it.
 
 Speed figures on the 2-core machines differ by CPU: some are Intel with AMX, some AMD EPYC with
-AVX512-BF16 only, and bf16 gained 3.5-4x per step on the first but 2.3x on the second. A number without
-its machine cannot be compared, so ``save`` stamps every ``bench/results/*.json`` with this.
+AVX512-BF16 only, and bf16 gained 3.5-4x per step on the first but 2.3x on the second. A number
+without its machine cannot be compared, so ``save`` stamps every ``bench/results/*.json`` with this.
 """
 
 from __future__ import annotations
