@@ -125,7 +125,8 @@ def cmd_floor(a: argparse.Namespace) -> None:
     print(f"{record.describe(record.machine())}\n")
     print("| size | precision | VGG fwd+bwd (ms) | impasto step (ms) | VGG share of the step |\n|---|---|---|---|---|")
     for size, r in rows.items():
-        print(f"| {size} | {r['precision']} | {r['vgg_fwd_bwd_ms']:.1f} | {r['impasto_step_ms']:.1f} | {r['floor_fraction']:.0%} |")
+        print(f"| {size} | {r['precision']} | {r['vgg_fwd_bwd_ms']:.1f} | {r['impasto_step_ms']:.1f} "
+              f"| {r['floor_fraction']:.0%} |")
     print(f"\n{path}")
 
 
@@ -167,7 +168,8 @@ def cmd_tradeoff(a: argparse.Namespace) -> None:
 
     inputs = prepare(a.size)
     points = tradeoff(inputs, a.steps, a.weights, a.precision, Yardstick(inputs.content, inputs.style))
-    others = {k: v for k, v in (record.load(f"curve-{a.size}") or {"runs": {}})["runs"].items() if not k.startswith("impasto")}
+    curves = (record.load(f"curve-{a.size}") or {"runs": {}})["runs"]
+    others = {k: v for k, v in curves.items() if not k.startswith("impasto")}  # the peers' outputs
     record.save(f"tradeoff-{a.size}", {"size": a.size, "inputs": inputs.record(), "steps": a.steps,
                                        "precision": a.precision, "impasto": points})
     print(f"{a.size} px, impasto {a.steps} steps in {a.precision}; {record.describe(record.machine())}\n")

@@ -29,8 +29,8 @@ def curve(spec: Spec, inputs: Inputs, every: int, judge: Yardstick) -> dict:
     for step, (secs, path) in sorted(o.snapshots.items()):
         points.append({"step": step, "seconds": secs, **judge.score(path)})
     final = judge.score(o.final[1])
-    print(f"  {spec.label}: {o.wall:.1f} s (contention {o.contention:.0%}), final matched {final['matched']:.4g}, content error "
-          f"{final['content_error']:.3f}, style error {final['style_error']:.3f}", file=sys.stderr)
+    print(f"  {spec.label}: {o.wall:.1f} s (contention {o.contention:.0%}), final matched {final['matched']:.4g}, "
+          f"content error {final['content_error']:.3f}, style error {final['style_error']:.3f}", file=sys.stderr)
     return {"spec": vars(spec), "precision": precision_of(spec), "machine": machine(), "command": o.command,
             "wall": o.wall, "max_rss_mb": o.max_rss_mb, "contention": o.contention, "every": every, "points": points,
             "final": {"seconds": o.final[0], **final},
@@ -59,7 +59,7 @@ def summary(runs: dict[str, dict], reference: str) -> str:
         at = lambda p: "never" if p is None else f"{p['seconds']:.1f} s (step {p['step']})"  # noqa: E731
         then = lambda p: "" if p is None else f" ({p['content_error']:.3f})"  # noqa: E731
         steps = max(p["step"] for p in pts) if pts else "-"
-        lines.append(f"| {label} | {r['precision']} | {steps} | {r['wall']:.1f} | {r.get('contention', 0):.0%} | {f['matched']:.4g} "
+        lines.append(f"| {label} | {r['precision']} | {steps} | {r['wall']:.1f} | {r['contention']:.0%} | {f['matched']:.4g} "
                      f"| {f['content_error']:.3f} | {f['style_error']:.3f} | {at(m)} "
                      f"| {at(style)}{then(style)} | {at(both)} |")
     return "\n".join(lines)
