@@ -1,16 +1,15 @@
-"""Benchmarks for fast styles (docs/fast.md): CPU speed, video flicker, quality against Gatys.
+"""Benchmarks for fast styles (docs/fast.md): CPU speed and quality against Gatys.
 
-    python bench/fast_bench.py [--speed] [--flicker] [--quality] [--threads N] [--json OUT]
+    python bench/fast_bench.py [--speed] [--quality] [--threads N] [--json OUT]
 
 * speed: median seconds to paint one 512x512 image, shipped net size and Johnson's full size,
   in PyTorch (fp32, and 'auto': bf16 on CPUs with AMX/AVX512-BF16) and in onnxruntime.
-* flicker: a clip made by panning and zooming across tubingen.jpg, painted frame by frame with
-  a shipped style; the flow-compensated flicker of the result without and with smoothing.
 * quality: on BSDS500 *val* photos (the models trained on *train*), the optimisation engine's
   loss (``Run.loss``: content, style, TV with the default options) of the model's painting
   and of the engine's own default run (500 L-BFGS steps) at the same size. The style image
   is taken at the size the models were trained with (256 px long edge).
-All numbers are from the machine it runs on; compare only numbers from one run.
+All numbers are from the machine it runs on; compare only numbers from one run. Video flicker
+is ``python -m bench flicker`` (measured independently of the smoother, on a real clip).
 """
 
 from __future__ import annotations
@@ -23,13 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from impasto.features.devices import resolve_precision
 from impasto.fast import NetSize, TransformerNet, export_onnx, load_model, paint, run_onnx
-from impasto.fast.temporal import FlickerMeter, Smoother
 from impasto.fast.model import model_record, save_model
 from impasto.images.io import fit_long_edge, load_image, to_tensor
 
@@ -66,45 +62,6 @@ def speed(repeat: int) -> dict:
         print(f"512x512 {label}: torch fp32 {t_fp32:.3f} s, torch auto ({auto}) {t_auto:.3f} s, "
               f"onnxruntime {t_onnx:.3f} s", flush=True)
     return out
-
-
-def pan_zoom_clip(frames: int = 48, size: tuple[int, int] = (256, 192)) -> list[np.ndarray]:
-    """A camera move over tubingen.jpg: a slow pan left to right while zooming in by 1.4x."""
-    img = load_image(SHARED / "images/content/tubingen.jpg")
-    W, H = img.size
-    out = []
-    for i in range(frames):
-        t = i / (frames - 1)
-        zoom = 1 + 0.4 * t
-        w, h = W * 0.6 / zoom, H * 0.6 / zoom
-        cx = W * (0.3 + 0.4 * t)
-        cy = H * (0.5 - 0.05 * t)
-        box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        out.append(np.asarray(img.resize(size, Image.BICUBIC, box=box)))
-    return out
-
-
-def flicker_bench(style: str, strengths: list[float]) -> dict:
-    model = load_model(style)
-    clip = pan_zoom_clip()
-    x = torch.from_numpy(np.stack(clip)).permute(0, 3, 1, 2).float() / 255
-    raw = [a for a in paint(model.net, x).mul(255).round().byte().permute(0, 2, 3, 1).numpy()]
-    res = {"frames": len(clip), "size": list(clip[0].shape[1::-1]), "style": style}
-    meter = FlickerMeter()
-    for f in clip:
-        meter.add(f, f)
-    res["input clip (flow error floor)"] = round(meter.value, 3)
-    for s in strengths:
-        sm, meter = Smoother(s), FlickerMeter()
-        changed = []
-        for fin, fout in zip(clip, raw):
-            y = sm(fin, fout)
-            meter.add(fin, y)
-            changed.append(np.abs(y.astype(np.float32) - fout).mean())
-        res[f"smooth {s}"] = {"flicker": round(meter.value, 3),
-                              "mean change vs unsmoothed": round(float(np.mean(changed)), 3)}
-        print(f"flicker {style} smooth={s}: {meter.value:.3f} (changed {np.mean(changed):.2f} levels)", flush=True)
-    return res
 
 
 def _losses(t: torch.Tensor) -> dict[str, float]:
@@ -169,7 +126,6 @@ def quality(styles: list[str], photos: list[Path], side: int, style_scale: float
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--speed", action="store_true")
-    p.add_argument("--flicker", action="store_true")
     p.add_argument("--quality", action="store_true")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--repeat", type=int, default=5)
@@ -186,14 +142,12 @@ def main() -> None:
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    everything = not (a.speed or a.flicker or a.quality)
+    everything = not (a.speed or a.quality)
     styles = a.styles.split(",")
     out: dict = {"threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                  "load_average": os.getloadavg()[0]}
     if a.speed or everything:
         out["speed_512"] = speed(a.repeat)
-    if a.flicker or everything:
-        out["flicker"] = flicker_bench(styles[0], [0.0, 0.3, 0.5, 0.7])
     if a.quality or everything:
         photos = [SHARED / "datasets/bsds500/val" / n for n in a.photos.split(",")]
         out["quality"] = quality(styles, photos, a.side, a.style_scale, a.iterations,

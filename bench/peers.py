@@ -1,122 +1,192 @@
-"""Running impasto and the peer (pastiche) the way users do, on one shared objective.
+"""Running impasto, pastiche and neural-style-pt from their CLIs, as users do, on the same files.
 
-Both tools are driven from their CLIs as subprocesses. The settings are matched so that both
-minimise *the same* function: pastiche's default loss (content 0.01 * MSE at block4_relu2, style
-10/C^2 * MSE of Grams at blockN_relu1, max pooling, content init) written in impasto's units:
+Every tool gets the same pre-resized PNGs (``bench.inputs``) and is told to run at exactly their
+size, so none resamples: pastiche with ``--size``/``--style-size`` equal to the files' long edge
+(its ``load_image`` then asks PIL for the same size, which returns a copy), neural-style-pt with
+``-image_size`` equal to it and ``-style_scale 1`` (its size arithmetic gives the file's own
+size; the bench's torchvision stand-in refuses any real resize), impasto with
+``--max-long-edge`` equal to it (``fit_long_edge`` returns the image untouched).
 
-* impasto's content term is 1/2 * sum_c mean_pos (F-P)^2 * 4096 (its 512 px reference), so
-  content_weight = 0.02 / (512 * 4096) gives pastiche's 0.01 * sum / (C * M);
-* impasto's style term per layer is sum (G-A)^2 / (4 C^2), so a layer weight of 40 / C^2 gives
-  pastiche's 10 / C^2 * sum (G-A)^2 / C^2.
+Two settings per tool:
 
-That makes the loss one common yardstick: ``evaluate`` scores any image with it.
+* ``defaults``: what a user gets without flags (only the size is given, and the steps when asked);
+* ``matched``: all three minimise pastiche's default loss, which ``bench.yardstick`` computes as
+  ``matched``. pastiche's defaults *are* that loss. neural-style-pt: ``-content_weight 0.01``
+  (on the MSE, as pastiche), ``-style_weight 10`` (its Gram is divided by C*H*W, so weight w on
+  the MSE is pastiche's w / C^2), no TV, content init. impasto: ``MATCHED`` below, in its units:
+
+  * its content term is 1/2 * sum_c mean_pos (F-P)^2 * 4096 (its 512 px reference), so
+    content_weight = 0.02 / (512 * 4096) gives pastiche's 0.01 * sum / (C * M);
+  * its style term per layer is sum (G-A)^2 / (4 C^2), so a layer weight of 40 / C^2 gives
+    pastiche's 10 / C^2 * sum (G-A)^2 / C^2.
+
+  One difference remains that no flag removes: neural-style-pt scales pixels by 256/255 before
+  subtracting the Caffe mean (``ToTensor() * 256``), so its own loss reads ~1.3 % higher than
+  pastiche's on the same image; the yardstick scores its written files like everyone's.
+
+Intermediate images are written every ``save_every`` steps by each tool's own option, and each
+one's time is its file's modification time minus the moment the process was started: the same
+clock for every tool, with process start, imports, weight loading and writing included.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "images"
-CONTENT = SHARED / "content" / "tubingen.jpg"
-STYLE = SHARED / "style" / "starry_night.jpg"
-if not CONTENT.exists():
-    CONTENT, STYLE = ROOT / "examples" / "tubingen.jpg", ROOT / "examples" / "starry_night.jpg"
+from .impasto_api import resolve_precision
+from .inputs import Inputs
+from .ns_weights import convert as neural_style_model
+from .record import cpu_stall, threads
 
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+SHIMS = Path(__file__).resolve().parent / "shims"  # torchvision stand-in, neural-style-pt only
+TOOLS = ("impasto", "pastiche", "neural-style")
 CHANNELS = (64, 128, 256, 512, 512)
-MATCHED = dict(
+MATCHED = dict(  # pastiche's default loss in impasto's units (see the module docstring)
     pooling="max",
     content_layers=("relu4_2",),
-    style_layers=STYLE_LAYERS,
+    style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
     style_layer_weights=tuple(40.0 / c**2 for c in CHANNELS),
     content_weight=0.02 / (512 * 4096),
     style_weight=1.0,
     tv_weight=0.0,
     init="content",
 )
+NEURAL_STYLE_MATCHED = dict(content_weight=0.01, style_weight=10, tv_weight=0, init="image", pooling="max")
+PEER_STEPS = {"pastiche": 1000, "neural-style": 1000}  # their --num-steps / -num_iterations defaults
+SNAPSHOT = re.compile(r"^out_(\d+)\.png$")  # every tool's intermediate files, named alike below
 
 
-def impasto_flags(size: int, iterations: int, device: str = "cpu", **extra: object) -> list[str]:
-    o = {**MATCHED, "max_long_edge": size, "iterations": iterations, "device": device, **extra}
-    flags = []
-    for k, v in o.items():
-        if isinstance(v, tuple):
-            v = ",".join(str(x) for x in v)
-        flags += ["--" + k.replace("_", "-"), str(v)]
-    return flags
+@dataclass(frozen=True)
+class Spec:
+    """One way of running one tool."""
+
+    tool: str
+    settings: str = "matched"  # or "defaults"
+    steps: int | None = None  # None: the tool's own default
+    precision: str = "fp32"  # impasto: auto, fp32, bf16; the peers always compute in fp32
+    extra: tuple[str, ...] = ()  # more flags, after the others (so they override)
+
+    @property
+    def label(self) -> str:
+        prec = f", {self.precision}" if self.tool == "impasto" else ""
+        more = f", {' '.join(self.extra)}" if self.extra else ""
+        return f"{self.tool} ({self.settings}{prec}{more})"
 
 
 @dataclass
-class Result:
-    wall: float  # seconds, process start to image written
+class Outcome:
+    spec: Spec
+    command: list[str]
+    wall: float  # seconds, process start to exit
     max_rss_mb: float
     stdout: str
-    stderr: str
+    contention: float  # fraction of the wall time some task waited for a CPU (record.cpu_stall)
+    snapshots: dict[int, tuple[float, Path]]  # step -> (seconds since start, file)
+    final: tuple[float, Path]  # the output file (impasto's: the best image seen)
+
+    def per_step(self) -> float:
+        """Seconds per step between the last two snapshots (the steady state)."""
+        (a, (ta, _)), (b, (tb, _)) = sorted(self.snapshots.items())[-2:]
+        return (tb - ta) / (b - a)
 
 
-def timed_rss(cmd: list[str], env: dict | None = None) -> Result:
-    """Like ``timed`` but reads the child's peak RSS with os.wait4."""
-    t0 = time.perf_counter()
-    with open(os.devnull, "w") as devnull:
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=devnull, text=True,
-                             env={**os.environ, **(env or {})})
-        out = p.stdout.read()
-        _, status, rusage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - t0
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:3])} failed ({p.returncode})")
-    return Result(wall, rusage.ru_maxrss / 1024.0, out, "")
-
-
-def run_impasto(out: Path, size: int, iterations: int, device: str = "cpu", log: Path | None = None,
-                **extra: object) -> Result:
-    cmd = [sys.executable, "-m", "impasto", "stylize", str(CONTENT), str(STYLE), "-o", str(out), "--quiet",
-           *impasto_flags(size, iterations, device, **extra)]
-    if log:
-        cmd += ["--log-json", str(log)]
-    return timed_rss(cmd)
-
-
-def run_pastiche(out: Path, size: int, iterations: int, device: str = "cpu", info_step: int = 10) -> Result:
-    cmd = [sys.executable, "-m", "pastiche", "--content", str(CONTENT), "--styles", str(STYLE),
-           "--output", str(out), "--size", str(size), "--style-size", str(size), "--num-steps", str(iterations),
-           "--device", device, "--pooling", "max", "--info-step", str(info_step), "--seed", "0"]
-    return timed_rss(cmd)
-
-
-def pastiche_curve(stdout: str) -> list[tuple[int, float, float]]:
-    """(step, elapsed seconds since its start, loss) from pastiche's progress lines."""
-    rows = []
-    for line in stdout.splitlines():
-        m = re.match(r"^(\d+)\s+([\d.]+)\s+([\d.eE+-]+)\s*$", line.strip())
-        if m:
-            rows.append((int(m.group(1)), float(m.group(2)), float(m.group(3))))
-    return rows
-
-
-def evaluate_parts(image: Path, size: int) -> dict[str, float]:
-    """The common yardstick: the matched objective's content and style terms (and their total)
-    for an image file, scored by impasto in fp32 whatever precision produced the image."""
+def precision_of(spec: Spec) -> str:
+    """What the row computed in: impasto's 'auto' resolved on this CPU; the peers are fp32."""
+    if spec.tool != "impasto" or spec.precision != "auto":
+        return spec.precision
     import torch
 
-    from impasto import prepare
-
-    run = prepare(CONTENT, STYLE, max_long_edge=size, iterations=1, device="cpu", precision="fp32",
-                  **{**MATCHED, "init": str(image)}).run
-    with torch.no_grad():
-        _, parts = run.loss(run.x0)
-    content, style, _, total = parts.tolist()
-    return {"content": content, "style": style, "total": total}
+    return f"{resolve_precision(torch.device('cpu'), 'auto')} (auto)"
 
 
-def evaluate(image: Path, size: int) -> float:
-    """The matched objective's total for an image file (see ``evaluate_parts``)."""
-    return evaluate_parts(image, size)["total"]
+def flags(options: dict, style: str = "--") -> list[str]:
+    """{'content_weight': 0.01} -> ['--content-weight', '0.01'] (or '-content_weight' for neural-style)."""
+    out = []
+    for k, v in options.items():
+        if isinstance(v, tuple):
+            v = ",".join(str(x) for x in v)
+        out += [style + (k.replace("_", "-") if style == "--" else k), str(v)]
+    return out
+
+
+def command(spec: Spec, inputs: Inputs, out: Path, save_every: int) -> tuple[list[str], dict]:
+    """The command line (and extra environment) that runs ``spec`` on ``inputs`` into ``out``."""
+    c, s, n = str(inputs.content), str(inputs.style), inputs.size
+    if spec.tool == "impasto":
+        cmd = [sys.executable, "-m", "impasto", "stylize", c, s, "-o", str(out), "--quiet",
+               "--max-long-edge", str(n), "--device", "cpu", "--precision", spec.precision,
+               "--save-every", str(save_every)]
+        if spec.settings == "matched":
+            cmd += flags(MATCHED)
+        if spec.steps is not None:
+            cmd += ["--iterations", str(spec.steps)]
+        return cmd + list(spec.extra), {}
+    if spec.tool == "pastiche":  # its defaults are the matched loss
+        cmd = [sys.executable, "-m", "pastiche", "--content", c, "--styles", s, "--output", str(out),
+               "--size", str(n), "--style-size", str(n), "--device", "cpu", "--seed", "0",
+               "--workspace", str(out.parent), "--workspace-prefix", "out_", "--workspace-step", str(save_every)]
+        if spec.steps is not None:
+            cmd += ["--num-steps", str(spec.steps)]
+        return cmd + list(spec.extra), {}
+    if spec.tool == "neural-style":
+        exe = Path(sys.executable).with_name("neural-style")
+        cmd = [str(exe), "-content_image", c, "-style_image", s, "-output_image", str(out),
+               "-model_file", str(neural_style_model()), "-disable_check", "-gpu", "c", "-backend", "nn",
+               "-image_size", str(n), "-style_scale", "1", "-seed", "0", "-save_iter", str(save_every)]
+        if spec.settings == "matched":
+            cmd += flags(NEURAL_STYLE_MATCHED, "-")
+        if spec.steps is not None:
+            cmd += ["-num_iterations", str(spec.steps)]
+        return cmd + list(spec.extra), {"PYTHONPATH": str(SHIMS)}
+    raise ValueError(f"unknown tool {spec.tool!r}; choose from {', '.join(TOOLS)}")
+
+
+def run(spec: Spec, inputs: Inputs, folder: Path, save_every: int) -> Outcome:
+    """Run ``spec`` in a fresh ``folder``; time it, read its peak RSS and its snapshots' times."""
+    if spec.tool != "impasto" and spec.precision != "fp32":
+        raise ValueError(f"{spec.tool} computes in fp32 only")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    out = folder / "out.png"
+    cmd, env = command(spec, inputs, out, save_every)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads()), **env}
+    start, t0, stall = time.time(), time.perf_counter(), cpu_stall()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    stdout = p.stdout.read()
+    _, status, rusage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    contention = (cpu_stall() - stall) / wall
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{spec.label} failed:\n{' '.join(cmd)}\n{stdout[-2000:]}")
+    snaps = {}
+    for f in folder.iterdir():
+        m = SNAPSHOT.match(f.name)
+        if m:
+            snaps[int(m.group(1))] = (f.stat().st_mtime - start, f)
+    final = (out.stat().st_mtime - start, out)
+    if spec.tool != "impasto":  # the peers' output is their last step
+        snaps.setdefault(spec.steps or PEER_STEPS[spec.tool], final)
+    return Outcome(spec, cmd, wall, rusage.ru_maxrss / 1024.0, stdout, contention, snaps, final)
+
+
+def quiet_run(spec: Spec, inputs: Inputs, folder: Path, every: int, limit: float = 0.05, tries: int = 3) -> Outcome:
+    """``run``, repeated (after a pause) while others' work competed for the CPU for more than
+    ``limit`` of its time; the least disturbed of ``tries`` is kept (each in its own folder, so its
+    images stay) and its contention recorded."""
+    best: Outcome | None = None
+    for attempt in range(tries):
+        o = run(spec, inputs, folder.with_name(f"{folder.name}-{attempt}"), every)
+        print(f"  {inputs.size}px {spec.label}: {o.wall:.2f} s, {o.max_rss_mb:.0f} MB, contention {o.contention:.0%}",
+              file=sys.stderr)
+        best = o if best is None or o.contention < best.contention else best
+        if o.contention <= limit:
+            break
+        time.sleep(20 * (attempt + 1))
+    return best

