@@ -101,6 +101,8 @@ def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.P
     if not 0 <= smooth <= 1:
         raise ImpastoError(f"--smooth must be between 0 and 1, not {smooth}")
     m = as_model(model, device)
+    if m.choice and not quiet:
+        print(f"impasto: {m.choice}", file=sys.stderr)
     dev = next(m.net.parameters()).device
     info = open_video(src)
     smoother, meter = Smoother(smooth), FlickerMeter() if measure else None
