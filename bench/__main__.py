@@ -1,4 +1,5 @@
-"""impasto's benchmarks against pastiche: ``python -m bench {speed,floor,quality,tradeoff,startup} [...]``.
+"""impasto's benchmarks against pastiche: ``python -m bench {speed,floor,quality,tradeoff,startup} [...]``;
+on a GPU machine ``gpu`` and ``train-shipped`` (``bench/gpu.py``, ``bench/train_shipped.py``).
 
 Every figure is measured in the run that prints it; results go to ``bench/results/*.json`` and a
 Markdown table on stdout. See BENCHMARKS.md for the figures and the machines they came from.
@@ -15,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import gpu, train_shipped
 from .peers import CONTENT, MATCHED, STYLE, evaluate, evaluate_parts, pastiche_curve, run_impasto, run_pastiche
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -333,8 +335,10 @@ def main() -> None:
     st.add_argument("--repeats", type=int, default=5)
     st.add_argument("--device", default="cpu")
     st.set_defaults(func=cmd_startup)
+    gpu.register(sub)
+    train_shipped.register(sub)
     a = p.parse_args()
-    a.func(a)
+    sys.exit(a.func(a))
 
 
 if __name__ == "__main__":
