@@ -8,6 +8,8 @@
     plot      the curve file as a table and one plot (matched objective and both yardstick numbers)
     tradeoff  impasto at several style weights on the yardstick plane, beside the curve runs' outputs
     flicker   impasto video's flicker without and with smoothing, measured independently of it
+    gpu, gpu-carry  every GPU figure in one device call (bench/gpu.py), and what that call carries
+    train-shipped   the four shipped feed-forward styles, trained in one device call
 
 Every figure is measured in the run that prints it; results go to ``bench/results/*.json`` with
 the commit, CPU model and flags, torch version and thread count (``bench.record``). Time it on a
@@ -23,6 +25,7 @@ import sys
 import time
 
 from . import record
+from . import gpu, train_shipped
 from .inputs import prepare
 from .peers import MATCHED, TOOLS, Spec
 
@@ -267,10 +270,12 @@ def main() -> None:
     s.add_argument("--smooth", default="0,default", help="comma-separated strengths; 'default' passes no --smooth")
     s.add_argument("--threshold", type=float, default=2.0, help="input change (0-255 levels) still counted as static")
     s.set_defaults(func=cmd_flicker)
+    gpu.register(sub)
+    train_shipped.register(sub)
 
     a = p.parse_args()
     record.commit()  # the code as it is now, before any edit made while this runs
-    a.func(a)
+    sys.exit(a.func(a))
 
 
 if __name__ == "__main__":

@@ -1,85 +1,301 @@
-"""Retrain the styles shipped in ``impasto/data/fast`` (CPU-sized; see docs/fast.md).
+"""The shipped feed-forward styles: train all four in one GPU call, check them on the CPU, ship them.
 
-    python bench/train_shipped.py [STYLE ...] [--out DIR] [--steps N] [--threads N]
+    bash bench/device.sh train-shipped --device cuda --out DIR          # on the GPU machine (the device call)
+    python -m bench train-shipped --tiny --device cpu --out DIR          # its CPU rehearsal: same code, tiny sizes
+    python -m bench train-shipped --evaluate DIR                         # afterwards, on the CPU: quality vs the engine
+    python -m bench train-shipped --install DIR                          # DIR/NAME.pt -> data/fast/large/NAME.pt
+    python -m bench train-shipped --preset cpu --device cpu --out DIR    # the small CPU-sized networks (data/fast/NAME.pt)
 
-The shipped files were made on a shared 2-core CPU with the settings below (about 10-12 minutes
-per style, one thread). On a GPU use ``impasto train`` with its defaults instead: a wider net,
-more steps and bigger crops give clearly better models.
+Training (``impasto.fast.training.train_many``): the four styles side by side on the same crops,
+one shared VGG, the photos decoded once and cropped on the device, bf16 autocast and
+channels-last on the GPU, losses read from the device every ``log_every`` steps only. A fixed
+step budget (``GPU['steps']``, sized from the FLOPs of one step counted in the rehearsal) and a
+wall-clock guard (``--budget``) that stops early, writing what it has, if the GPU is slower
+than estimated. DIR receives the four ``NAME.pt`` (fp16, their training options inside),
+``preview.jpg`` (each style on unseen photos) and ``train.json`` (losses, timings).
+
+Photos and style images come from ``.gpu-carry/`` when it exists (``python -m bench gpu-carry``
+fills it; shared/ does not travel), else from ``../shared``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from impasto.fast.model import load_model, model_record, save_model
-from impasto.fast.training import TrainOptions, train
+from impasto.fast import TrainOptions
+from impasto.fast.model import SHIPPED_DIR, load_model
+from impasto.fast.training import train_many
+
+from .gpu import CARRY, SHARED, Yardstick, machine
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 STYLES = {
     "starry_night": "Vincent van Gogh, The Starry Night (1889), public domain",
     "the_scream": "Edvard Munch, The Scream (1893), public domain",
     "mosaic": "mosaic.jpg, the stained-glass mosaic used by PyTorch's fast_neural_style example",
     "candy": "candy.jpg, the abstract painting used by PyTorch's fast_neural_style example",
 }
-CPU = dict(batch=2, crop=96, style_size=256, lr=2e-3, warmup=50, width=16, blocks=3, preview_every=100,
-           checkpoint_every=100, device="cpu", precision="bf16")
+UNSEEN = ("3096.jpg", "42049.jpg")  # BSDS500 val photos: never trained on
+
+# Johnson's network at Johnson's crop size; the style image at 512 px so that its brush strokes
+# come out about twice as large as at 256 px, which suits a 1024 px output. The recipe (bounded
+# output, rate 1e-3, warm-up, the engine's weights) is TrainOptions' default, set from the CPU
+# study in docs/fast.md ("The training recipe"). The step budget: 2.68 TFLOP a step for the four
+# styles (counted by the rehearsal), 8000 steps = 21 PFLOP, 143 s at 150 TFLOP/s; the 450 s
+# guard stops it early, models written, if the GPU reaches less than a third of that.
+GPU = dict(width=32, blocks=5, crop=256, batch=4, style_size=512, steps=8000, precision="bf16", log_every=200,
+           preview_every=0, checkpoint_every=0)
+# The rehearsal: the same network and code, tiny crops and a handful of steps.
+TINY = dict(GPU, crop=64, batch=2, style_size=128, steps=12, log_every=4)
+# The small networks of data/fast/NAME.pt (what their files record, with today's recipe).
+CPU = dict(width=16, blocks=3, crop=96, batch=2, style_size=256, steps=1500, precision="bf16", log_every=50,
+           preview_every=100, checkpoint_every=100)
+PRESETS = {"gpu": GPU, "cpu": CPU}
+ASSUMED_TFLOPS = 150.0  # effective bf16 rate assumed for the step estimate (a fifth of an H100's dense peak)
 
 
-def harvest(ckpt: Path, out: Path, credit: str) -> None:
-    """Write a training checkpoint as a shipped model: fp16 weights, no optimiser state."""
-    m = load_model(ckpt)
-    rec = model_record(m.net, m.style, {**m.train, "steps_done": m.extra["step"]}, credit)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_model(out, rec)
-    print(f"{out}: step {m.extra['step']}, {out.stat().st_size / 1e6:.2f} MB", flush=True)
+def source(*parts: str) -> Path:
+    """A carried input when .gpu-carry has it, else the shared one."""
+    carried = CARRY.joinpath(*parts)
+    return carried if carried.exists() else SHARED.joinpath(*parts)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("styles", nargs="*", default=list(STYLES))
-    p.add_argument("--out", default=str(ROOT / "src/impasto/data/fast"))
-    p.add_argument("--work", default="/tmp/impasto-fast-train", help="previews and checkpoints")
-    p.add_argument("--steps", type=int, default=1500)  # what the shipped files record
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--lr", type=float, default=CPU["lr"])
-    p.add_argument("--skip", action="store_true", help="identity-initialised residual output")
-    p.add_argument("--resume", action="store_true", help="continue from the work folder's checkpoints")
-    p.add_argument("--harvest", action="store_true",
-                   help="do not train: ship the work folder's latest checkpoints as fp16 models")
-    a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    work = Path(a.work)
-    work.mkdir(parents=True, exist_ok=True)
-    if a.harvest:
-        for name in a.styles:
-            harvest(work / f"{name}.pt.ckpt", Path(a.out) / f"{name}.pt", STYLES[name])
-        return
-    for name in a.styles:
-        t0 = time.time()
-        opts = TrainOptions(steps=a.steps, **{**CPU, "lr": a.lr, "skip": a.skip})
-        resume = work / f"{name}.pt.ckpt" if a.resume else None
-        if resume is not None and a.lr != CPU["lr"]:  # a checkpoint's own options win; change its lr
-            ck = torch.load(resume, weights_only=True)
-            ck["train"]["lr"] = a.lr
-            torch.save(ck, resume)
-
-        def log(step: int, losses: dict[str, float]) -> None:
-            if step % 50 == 0:
-                print(f"{name} {step} {time.time() - t0:.0f}s "
-                      + " ".join(f"{k}={v:.3g}" for k, v in losses.items()), flush=True)
-
-        train(SHARED / "images/style" / f"{name}.jpg", SHARED / "datasets/bsds500/train",
-              work / f"{name}.pt", opts, preview=SHARED / "images/content/tubingen.jpg",
-              credit=STYLES[name], on_step=log, resume=resume)
-        Path(a.out).mkdir(parents=True, exist_ok=True)
-        (Path(a.out) / f"{name}.pt").write_bytes((work / f"{name}.pt").read_bytes())
-        print(f"{name} done in {time.time() - t0:.0f}s", flush=True)
+def photos_dir() -> Path:
+    return CARRY / "bsds/train" if (CARRY / "bsds/train").is_dir() else SHARED / "datasets/bsds500/train"
 
 
-if __name__ == "__main__":
-    main()
+def unseen_photos() -> list[Path]:
+    folder = CARRY / "bsds/val" if (CARRY / "bsds/val").is_dir() else SHARED / "datasets/bsds500/val"
+    return [folder / n for n in UNSEEN if (folder / n).is_file()]
+
+
+def style_image(name: str) -> Path:
+    return source("images", "style", f"{name}.jpg")
+
+
+def step_flops(opts: TrainOptions, styles: list[str]) -> float:
+    """FLOPs of one training step of ``opts`` for ``styles`` together, counted by torch on one
+    step at the rehearsal's crop and batch and scaled to ``opts``' (convolutions dominate and
+    scale with the pixels)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from impasto.fast.loss import PerceptualLoss
+    from impasto.fast.transformer import TransformerNet
+    from impasto.features.network import load_network
+    from impasto.images.io import load_image
+
+    crop, batch = 64, 2
+    small = TrainOptions(**{**opts.record(), "crop": crop, "batch": batch, "style_size": 64, "device": "cpu",
+                            "precision": "fp32"})
+    network = load_network(small.loss_options())
+    x = torch.rand(batch, 3, crop, crop)
+    losses = [PerceptualLoss(load_image(style_image(n)), 64, small.loss_options(), network) for n in styles]
+    nets = [TransformerNet(opts.net_size()) for _ in styles]
+    with FlopCounterMode(display=False) as counter:
+        content = losses[0].content_targets(x)
+        for net, loss in zip(nets, losses):
+            loss(net(x), x, content)["total"].backward()
+    return counter.get_total_flops() * (opts.crop / crop) ** 2 * opts.batch / batch
+
+
+def preview_sheet(models: dict, photos: list[Path], out: Path, side: int = 320) -> None:
+    """Rows: styles; columns: the photos (unseen), painted at ``side`` px long edge."""
+    from PIL import Image, ImageDraw
+
+    from impasto.fast.painting import stylize_tensors
+    from impasto.images.io import fit_long_edge, load_image, to_tensor
+
+    imgs = [fit_long_edge(load_image(p), side) for p in photos]
+    w, h = max(i.width for i in imgs), max(i.height for i in imgs)
+    sheet = Image.new("RGB", (w * (1 + len(imgs)), h * (1 + len(models))), "white")
+    for c, img in enumerate(imgs):
+        sheet.paste(img, ((c + 1) * w, 0))
+    draw = ImageDraw.Draw(sheet)
+    for r, (name, model) in enumerate(models.items(), 1):
+        draw.text((4, r * h + 4), name, fill="black")
+        for c, painted in enumerate(stylize_tensors(model, [to_tensor(i) for i in imgs])):
+            sheet.paste(painted, ((c + 1) * w, r * h))
+    sheet.save(out, quality=88)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    preset = TINY if a.tiny else PRESETS[a.preset]
+    overrides = {k: v for k, v in (("steps", a.steps), ("lr", a.lr)) if v is not None}
+    opts = TrainOptions(**{**preset, "device": a.device, **overrides}).validated()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = a.styles or list(STYLES)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    record: dict = {"machine": machine(a.device), "command": " ".join(["python -m bench", *sys.argv[1:]]),
+                    "options": opts.record(), "styles": names, "photos": str(photos_dir())}
+    if a.tiny:  # what the GPU step will cost, counted here
+        flops = step_flops(TrainOptions(**{**GPU, "device": "cpu"}), names)
+        per_step = flops / (ASSUMED_TFLOPS * 1e12)
+        record["gpu_step_estimate"] = {"tflop_per_step": flops / 1e12, "assumed_tflops": ASSUMED_TFLOPS,
+                                       "seconds_per_step": per_step, "steps": GPU["steps"],
+                                       "training_seconds": per_step * GPU["steps"]}
+        print(f"GPU recipe: {flops / 1e12:.2f} TFLOP per step for {len(names)} styles; at {ASSUMED_TFLOPS:.0f} "
+              f"TFLOP/s {per_step * 1000:.1f} ms a step, {GPU['steps']} steps in {per_step * GPU['steps']:.0f} s",
+              flush=True)
+    t0 = time.monotonic()
+    curve: list[dict] = []
+
+    def report(step: int, losses: dict[str, dict[str, float]]) -> None:
+        now = time.monotonic() - t0
+        curve.append({"step": step, "seconds": round(now, 2), "losses": losses})
+        print(f"step {step:6d} {now:7.1f}s  " + "  ".join(
+            f"{n}: c {v['content']:.3g} s {v['style']:.3g} tv {v['tv']:.3g}" for n, v in losses.items()), flush=True)
+
+    styles = {n: (style_image(n), STYLES[n]) for n in names}
+    deadline = t0 + a.budget if a.budget else None
+    models = train_many(styles, photos_dir(), out, opts, on_report=report, deadline=deadline)
+    seconds = time.monotonic() - t0
+    done = curve[-1]["step"] if curve else 0
+    record.update(seconds=round(seconds, 1), steps_done=done, curve=curve,
+                  seconds_per_step=(curve[-1]["seconds"] - curve[0]["seconds"]) / max(1, done - curve[0]["step"])
+                  if len(curve) > 1 else seconds / max(1, done),
+                  stopped_early=done < opts.steps)
+    if a.device.startswith("cuda"):
+        record["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    preview_sheet(models, unseen_photos() or [ROOT / "examples/tubingen.jpg"], out / "preview.jpg")
+    (out / "train.json").write_text(json.dumps(record, indent=1))
+    print(f"trained {', '.join(names)}: {done} steps in {seconds:.0f} s "
+          f"({record['seconds_per_step'] * 1000:.1f} ms a step{', stopped by the time guard' if record['stopped_early'] else ''}); "
+          f"models, preview.jpg and train.json in {out}", flush=True)
+    for n, v in (curve[-1]["losses"] if curve else {}).items():
+        print(f"  {n}: content {v['content']:.4g}, style {v['style']:.4g}, tv {v['tv']:.4g}, total {v['total']:.4g}")
+    return 0
+
+
+def cmd_install(a: argparse.Namespace) -> int:
+    """Copy trained models into the package as the large size of each shipped style."""
+    src = Path(a.install)
+    dest = SHIPPED_DIR / "large"
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in STYLES:
+        f = src / f"{name}.pt"
+        if f.is_file():
+            m = load_model(f)  # refuses anything that is not a model
+            shutil.copyfile(f, dest / f.name)
+            print(f"{dest / f.name}: width {m.size.width}, {m.size.blocks} blocks, {m.train.get('steps_done')} steps")
+    return 0
+
+
+def sheet_1024(folder: Path, out: Path, side: int = 1024) -> None:
+    """Each model of ``folder`` on two photos it never saw (tubingen, golden_gate) painted at
+    ``side`` px: per photo the whole painting at half size and a crop at full size (the strokes
+    at the scale they are printed). Rows: styles."""
+    from PIL import Image, ImageDraw
+
+    from impasto.fast.painting import stylize_tensors
+    from impasto.images.io import fit_long_edge, load_image, to_tensor
+
+    photos = [fit_long_edge(load_image(source("images", "content", f"{n}.jpg")), side)
+              for n in ("tubingen", "golden_gate")]
+    names = [n for n in STYLES if (folder / f"{n}.pt").is_file()]
+    cw, ch = side // 2, side * 3 // 8
+    sheet = Image.new("RGB", (4 * cw, len(names) * ch), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, name in enumerate(names):
+        model = load_model(folder / f"{name}.pt")
+        for c, (photo, painted) in enumerate(zip(photos, stylize_tensors(model, [to_tensor(p) for p in photos]))):
+            half = painted.resize((cw, round(painted.height * cw / painted.width)), Image.LANCZOS)
+            sheet.paste(half.crop((0, 0, cw, ch)), (2 * c * cw, r * ch))
+            x0, y0 = (painted.width - cw) // 2, (painted.height - ch) // 2
+            sheet.paste(painted.crop((x0, y0, x0 + cw, y0 + ch)), ((2 * c + 1) * cw, r * ch))
+        draw.text((4, r * ch + 4), name, fill="white")
+    sheet.save(out, quality=85)
+    print(f"wrote {out}: rows {', '.join(names)}; per photo the painting at half size, then a 1:1 crop")
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    """Each model against the optimisation engine's default run on unseen photos (CPU, fp32 scores)."""
+    from impasto import prepare
+    from impasto.fast.transformer import paint
+    from impasto.images.io import fit_long_edge, load_image, save_image, to_pil, to_tensor
+
+    from .fast_bench import engine_baseline
+
+    folder = Path(a.evaluate)
+    side = a.side
+    rows = {}
+    work = Path("/tmp/impasto-fast-eval")
+    work.mkdir(exist_ok=True)
+    for name in STYLES:
+        f = folder / f"{name}.pt"
+        if not f.is_file():
+            continue
+        model = load_model(f)
+        style_scale = float(model.train.get("style_size", 256)) / side
+        for photo in unseen_photos():
+            img = fit_long_edge(load_image(photo), side)
+            base = engine_baseline(style_image(name), photo, side, style_scale, a.iterations,
+                                   Path(a.cache) if a.cache else None)
+            judge = prepare(img, style_image(name), max_long_edge=side, style_scale=style_scale, iterations=1,
+                            precision="fp32").run
+            painted = work / f"{name}-{photo.stem}.png"
+            save_image(to_pil(paint(model.net, to_tensor(img))), painted)
+            with torch.no_grad():
+                c, s, _, total = judge.loss(judge.network.preprocess.to_net(to_tensor(load_image(painted))))[1].tolist()
+            e = base["losses"]
+            row = {"model": {"content": c, "style": s, "total": total}, "engine": e,
+                   "content_ratio": c / e["content"], "style_ratio": s / e["style"], "total_ratio": total / e["total"]}
+            content_file = work / f"photo-{photo.stem}-{side}.png"
+            img.save(content_file)
+            style_file = work / f"style-{name}-{side}.png"
+            fit_long_edge(load_image(style_image(name)), round(side * style_scale)).save(style_file)
+            row["yardstick"] = Yardstick(content_file, style_file, "cpu").score(painted)
+            rows[f"{name} / {photo.name}"] = row
+            print(f"{name} / {photo.name}: content x{row['content_ratio']:.2f}, style x{row['style_ratio']:.2f} "
+                  f"of the engine's (target 1.5); yardstick {row['yardstick']}", flush=True)
+    out = ROOT / "bench/results" / f"fast-quality-{folder.name}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"side": side, "iterations": a.iterations, "models": str(folder), "rows": rows},
+                              indent=1))
+    if a.sheet:
+        sheet_1024(folder, Path(a.sheet))
+    print("| style / photo | content vs engine | style vs engine | both within 1.5x |")
+    print("|---|---|---|---|")
+    for k, r in rows.items():
+        ok = r["content_ratio"] <= 1.5 and r["style_ratio"] <= 1.5
+        print(f"| {k} | {r['content_ratio']:.2f}x | {r['style_ratio']:.2f}x | {'yes' if ok else 'no'} |")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("train-shipped", help="train, check or install the shipped feed-forward styles")
+    t.add_argument("--out", help="folder for the models, preview.jpg and train.json")
+    t.add_argument("--device", default="cuda")
+    t.add_argument("--tiny", action="store_true", help="the CPU rehearsal: tiny crops, a few steps")
+    t.add_argument("--preset", choices=list(PRESETS), default="gpu")
+    t.add_argument("--styles", nargs="*", choices=list(STYLES))
+    t.add_argument("--steps", type=int, help="override the preset's step budget")
+    t.add_argument("--lr", type=float, help="override the recipe's learning rate")
+    t.add_argument("--budget", type=float, default=450.0,
+                   help="seconds of training after which it stops and writes what it has (0 = none)")
+    t.add_argument("--threads", type=int)
+    t.add_argument("--evaluate", metavar="DIR", help="score DIR/NAME.pt against the engine on unseen photos")
+    t.add_argument("--side", type=int, default=256, help="--evaluate: photo long edge")
+    t.add_argument("--iterations", type=int, default=500, help="--evaluate: the engine's steps")
+    t.add_argument("--cache", default=str(ROOT / "bench/fast_engine_cache.json"))
+    t.add_argument("--sheet", help="--evaluate: also write this picture of every style at 1024 px (docs/fast/)")
+    t.add_argument("--install", metavar="DIR", help="copy DIR/NAME.pt into data/fast/large/")
+    t.set_defaults(func=main)
+
+
+def main(a: argparse.Namespace) -> int:
+    if a.install:
+        return cmd_install(a)
+    if a.evaluate:
+        return cmd_evaluate(a)
+    if not a.out:
+        raise SystemExit("train-shipped: give --out DIR (or --evaluate DIR / --install DIR)")
+    return cmd_train(a)

@@ -1,7 +1,13 @@
-"""Shared fixtures: tiny real images, an isolated cache, and a fake offline torch hub."""
+"""Shared fixtures: tiny real images, an isolated cache, a fake offline torch hub, and the device.
+
+``IMPASTO_TEST_DEVICE`` (default ``cpu``) is the device the core tests run their work on: set it to
+``cuda`` on a GPU machine (``python -m bench gpu`` does). Every test that takes the ``device``
+fixture is marked ``device``, so ``pytest -m device`` runs just the device-aware subset.
+"""
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from pathlib import Path
 
@@ -13,6 +19,25 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
 torch.set_num_threads(2)
+DEVICE = os.environ.get("IMPASTO_TEST_DEVICE", "cpu")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "device: runs its work on IMPASTO_TEST_DEVICE (the device-aware subset)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "device" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.device)
+
+
+@pytest.fixture(scope="session")
+def device() -> str:
+    """The device the core tests run on; asking for CUDA where there is none is an error, not a skip."""
+    if DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        pytest.fail(f"IMPASTO_TEST_DEVICE={DEVICE} but torch sees no CUDA device")
+    return DEVICE
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from impasto import ImpastoError, Options, prepare, resolve, stylize
+import impasto
+from impasto import ImpastoError, Options, resolve
 from impasto.cli import main
 from impasto.features.network import load_network
 from impasto.grid import render_grid
@@ -19,7 +20,19 @@ from impasto.losses.objective import describe_style
 from impasto.losses.style import GramLoss, gram
 from impasto.losses.tiles import tile_boxes
 
+from .conftest import DEVICE
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+pytestmark = pytest.mark.device  # every run here is on IMPASTO_TEST_DEVICE
+
+
+def prepare(*a, **kw):
+    """impasto.prepare on the test device (the shared ``net`` lives there)."""
+    return impasto.prepare(*a, **{"device": DEVICE, **kw})
+
+
+def stylize(*a, **kw):
+    return impasto.stylize(*a, **{"device": DEVICE, **kw})
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -33,7 +46,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def net():
-    return load_network(resolve())
+    return load_network(resolve(device=DEVICE))
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +80,7 @@ def imgs(tmp_path_factory):
 
 def _grams(net, img: Image.Image, layers=("relu1_1", "relu2_1", "relu3_1")) -> dict[str, torch.Tensor]:
     with torch.no_grad():
-        f = net.net(net.preprocess.to_net(to_tensor(img)), layers)
+        f = net.net(net.preprocess.to_net(to_tensor(img).to(net.device)), layers)
     return {k: gram(f[k])[0] for k in layers}
 
 
@@ -242,7 +255,8 @@ def test_tiles_cover_the_image_once():
 
 
 def test_style_statistics_over_tiles(net, imgs):
-    x = net.preprocess.to_net(to_tensor(Image.open(EXAMPLES / "starry_night.jpg").convert("RGB").resize((256, 160))))
+    x = net.preprocess.to_net(to_tensor(Image.open(EXAMPLES / "starry_night.jpg").convert("RGB").resize((256, 160)))
+                              .to(net.device))
     layers = ("relu1_1", "relu3_1", "relu5_1")
     loss = GramLoss()
     with torch.no_grad():
@@ -257,12 +271,13 @@ def test_style_statistics_over_tiles(net, imgs):
 # -- 6. grid -------------------------------------------------------------------------------------
 def test_grid_figure3_and_figure2(net, imgs):
     calls = []
-    img = render_grid(imgs["content"], [imgs["starry"]], Options(max_long_edge=32, iterations=2,
+    img = render_grid(imgs["content"], [imgs["starry"]], Options(max_long_edge=32, iterations=2, device=DEVICE,
                       style_layers=("relu1_1", "relu2_1")), ratios=(1e-4, 1e-2),
                       on_step=lambda d, t: calls.append((d, t)))
     assert calls[-1] == (8, 8)  # 2 ratios x 2 layer sets x 2 steps, one progress count
     assert img.width > 3 * 32 and img.height > 2 * 24
-    img2 = render_grid(imgs["content"], [imgs["starry"], imgs["stripes"]], Options(max_long_edge=32, iterations=1))
+    img2 = render_grid(imgs["content"], [imgs["starry"], imgs["stripes"]],
+                       Options(max_long_edge=32, iterations=1, device=DEVICE))
     assert img2.width > 3 * 32 and img2.height < 2 * 32  # one row: content + two styles
 
 

@@ -19,9 +19,12 @@ from impasto.fast.loss import PerceptualLoss
 from impasto.fast.model import model_record, save_model, shipped_models
 from impasto.images.io import to_tensor
 
+from .conftest import DEVICE
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(batch=2, crop=32, style_size=48, lr=3e-4, width=8, blocks=1, preview_every=0,
-            checkpoint_every=0, device="cpu")
+            checkpoint_every=0, device=DEVICE)
+pytestmark = pytest.mark.device  # training, painting and video run on IMPASTO_TEST_DEVICE
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +67,10 @@ def test_training_lowers_the_loss(tmp_path, content_path, style_path):
     Image.open(content_path).convert("RGB").resize((43, 32)).crop((0, 0, 32, 32)).save(one / "a.png")
     opts = TrainOptions(steps=10, **{**TINY, "batch": 1, "lr": 3e-4, "warmup": 0})
     loss = PerceptualLoss(Image.open(style_path).convert("RGB"), opts.style_size, opts.loss_options())
-    photo = to_tensor(Image.open(one / "a.png"))
+    photo = to_tensor(Image.open(one / "a.png")).to(DEVICE)
     torch.manual_seed(opts.seed)  # train() starts from this same initialisation
     with torch.no_grad():
-        before = float(loss(TransformerNet(NetSize(opts.width, opts.blocks))(photo), photo)["total"])
+        before = float(loss(TransformerNet(opts.net_size()).to(DEVICE)(photo), photo)["total"])
     model = train(style_path, one, tmp_path / "m.pt", opts)
     with torch.no_grad():
         after = float(loss(model.net(photo), photo)["total"])
@@ -75,8 +78,8 @@ def test_training_lowers_the_loss(tmp_path, content_path, style_path):
 
 
 def test_model_file_records_and_paints_any_size(tmp_path, model_file, content_path):
-    m = load_model(model_file)
-    assert m.style == "starry_night.jpg" and m.size == NetSize(8, 1) and m.train["crop"] == 32
+    m = load_model(model_file, DEVICE)
+    assert m.style == "starry_night.jpg" and m.size == NetSize(8, 1, bounded=True) and m.train["crop"] == 32
     raw = torch.load(model_file, weights_only=True)
     assert all(v.dtype == torch.float16 for v in raw["state_dict"].values() if v.is_floating_point())
     img = Image.open(content_path).convert("RGB").resize((37, 23))
@@ -101,6 +104,11 @@ def test_checkpoint_and_resume(tmp_path, photos, style_path):
     assert m.train["steps_done"] == 3
     with pytest.raises(ImpastoError, match="not a checkpoint"):
         train(style_path, photos, out, TrainOptions(steps=4, **TINY), resume=out)
+    # a checkpoint's network wins over the options' (an unbounded one stays unbounded)
+    old = tmp_path / "old.pt"
+    train(style_path, photos, old, TrainOptions(steps=2, **{**TINY, "checkpoint_every": 2, "bounded": False}))
+    m = train(style_path, photos, old, TrainOptions(steps=3, **TINY), resume=old.with_name("old.pt.ckpt"))
+    assert m.size == NetSize(8, 1, bounded=False)
 
 
 def test_onnx_matches_pytorch(tmp_path, model_file, content_path):
@@ -138,12 +146,12 @@ def _probe(path: Path) -> tuple[int, float, bool]:
 def test_video_keeps_frames_rate_and_audio(tmp_path, model_file):
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     _make_clip(src, 9, 12, audio=True)
-    stats = stylize_video(model_file, src, dst, smooth=0.5, measure=True)
+    stats = stylize_video(model_file, src, dst, smooth=0.5, measure=True, device=DEVICE)
     assert stats.frames == 9 and stats.flicker is not None
     n, fps, audio = _probe(dst)
     assert (n, fps, audio) == (9, 12.0, True)
     _make_clip(src, 8, 25, audio=False)  # a whole number of batches, no audio track
-    stylize_video(model_file, src, dst, smooth=0)
+    stylize_video(model_file, src, dst, smooth=0, device=DEVICE)
     assert _probe(dst) == (8, 25.0, False)
 
 
@@ -219,10 +227,77 @@ def test_cli_train_writes_model_and_previews(tmp_path, photos, style_path, capsy
     out = tmp_path / "cli.pt"
     argv = ["train", str(style_path), "--photos", str(photos), "-o", str(out), "--steps", "2", "--batch", "1",
             "--crop", "32", "--style-size", "48", "--width", "8", "--blocks", "1", "--preview-every", "1",
-            "--device", "cpu", "--quiet"]
+            "--device", DEVICE, "--quiet"]
     assert main(argv) == 0
     assert load_model(out).train["steps"] == 2
     assert sorted(p.name for p in tmp_path.glob("cli_preview_*.png")) == ["cli_preview_00001.png",
                                                                           "cli_preview_00002.png"]
     err = _one_line_error(capsys, argv[:-3] + ["--crop", "30"])
     assert "multiple of 4" in err
+
+
+def test_a_shipped_name_takes_the_size_that_fits_the_device(tmp_path, monkeypatch, capsys, content_path):
+    """A style shipped in two sizes: a CPU gets the small network, a GPU the large; NAME:SIZE asks."""
+    from impasto.fast import model as M
+
+    (tmp_path / "large").mkdir()
+    save_model(tmp_path / "toy.pt", model_record(TransformerNet(NetSize(8, 1)), "toy.jpg", {}, "someone"))
+    save_model(tmp_path / "large" / "toy.pt", model_record(TransformerNet(NetSize(8, 2)), "toy.jpg", {}, "someone"))
+    monkeypatch.setattr(M, "SHIPPED_DIR", tmp_path)
+    assert M.resolve_model_path("toy", "cpu") == tmp_path / "toy.pt"
+    assert M.resolve_model_path("toy", torch.device("cuda")) == tmp_path / "large" / "toy.pt"
+    assert load_model("toy:large").size == NetSize(8, 2) and load_model("toy:small").size == NetSize(8, 1)
+    m = load_model("toy", "cpu")
+    assert m.size == NetSize(8, 1) and m.choice == ("--model toy: the small network (width 8, 1 residual blocks), "
+                                                    "the size for cpu")
+    assert load_model(tmp_path / "toy.pt").choice == ""  # a path is taken as given
+    out = tmp_path / "o.png"
+    assert main(["stylize", "--model", "toy", str(content_path), "-o", str(out), "--device", "cpu",
+                 "--max-long-edge", "32"]) == 0
+    assert "impasto: --model toy: the small network" in capsys.readouterr().err
+    (tmp_path / "large" / "toy.pt").unlink()  # one size shipped: that one, whatever the device
+    path, why = M.resolve_model("toy", torch.device("cuda"))
+    assert path == tmp_path / "toy.pt" and "the only size shipped" in why
+    with pytest.raises(ImpastoError, match="small only"):
+        load_model("toy:large")
+
+
+def test_photo_crops_are_cut_on_the_device_at_random_places_scales_and_flips(tmp_path):
+    """Two photos: a left-to-right ramp and a flat blue. Every crop comes from one of them whole
+    (the ramp's crops rise or, flipped, fall), crops vary, and a seed repeats them."""
+    from impasto.fast.photos import Photos
+
+    ramp = np.zeros((48, 96, 3), np.uint8)
+    ramp[..., 0] = np.linspace(0, 255, 96).astype(np.uint8)[None, :]
+    Image.fromarray(ramp).save(tmp_path / "a_ramp.png")
+    Image.new("RGB", (40, 60), (0, 0, 200)).save(tmp_path / "b_blue.png")
+    data = Photos(tmp_path, 32, seed=3, device=DEVICE)
+    x = data.batch(64)
+    assert x.shape == (64, 3, 32, 32) and x.device.type == torch.device(DEVICE).type
+    assert float(x.min()) >= 0 and float(x.max()) <= 1
+    blue = x[:, 2].mean((1, 2)) > 0.5
+    assert 0 < int(blue.sum()) < 64  # both photos are drawn
+    assert torch.allclose(x[blue][:, 2], torch.full_like(x[blue][:, 2], 200 / 255), atol=1e-3)
+    red = x[~blue][:, 0].mean(1)  # (n, 32): each crop's red along x
+    slope = red[:, -1] - red[:, 0]
+    assert bool((slope.abs() > 0.2).all())  # a crop of the ramp is a ramp
+    assert bool((slope > 0).any()) and bool((slope < 0).any())  # flipped ones fall
+    assert len({round(float(v), 3) for v in red[:, 0]}) > 5  # at many places and scales
+    assert torch.equal(Photos(tmp_path, 32, seed=3, device=DEVICE).batch(64), x)
+
+
+def test_a_bounded_network_paints_inside_the_pixel_range_and_its_file_says_so(tmp_path):
+    torch.manual_seed(0)
+    net = TransformerNet(NetSize(8, 1, bounded=True))
+    x = torch.rand(1, 3, 16, 16) * 50 - 25  # far outside any photo
+    with torch.no_grad():
+        y = net(x)
+    assert float(y.min()) > 0 and float(y.max()) < 1
+    save_model(tmp_path / "b.pt", model_record(net, "s.jpg", {}))
+    m = load_model(tmp_path / "b.pt")
+    assert m.size == NetSize(8, 1, bounded=True)
+    with torch.no_grad():
+        assert torch.allclose(m.net(x), y, atol=5e-3)  # fp16 weights in the file
+    assert TrainOptions(skip=True).net_size() == NetSize(32, 5, skip=True)  # the photo plus a correction: no sigmoid
+    with pytest.raises(ImpastoError, match="skip"):
+        NetSize(8, 1, skip=True, bounded=True).validated()

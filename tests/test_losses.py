@@ -54,21 +54,22 @@ def test_layer_stride():
     assert [layer_stride(n) for n in ("relu1_1", "conv2_2", "relu4_2", "pool4", "relu5_1")] == [1, 2, 8, 16, 16]
 
 
-def test_gram_stays_fp32_inside_bf16_autocast():
+def test_gram_stays_fp32_inside_bf16_autocast(device):
     torch.manual_seed(0)
-    f = torch.randn(1, 64, 16, 16) * 30
-    exact = gram(f)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    f = (torch.randn(1, 64, 16, 16) * 30).to(device)
+    with torch.autocast(f.device.type, enabled=False):  # the reference: plain fp32 (no TF32 either)
+        exact = (f.reshape(64, -1).double() @ f.reshape(64, -1).double().T / 256).float()
+    with torch.autocast(f.device.type, dtype=torch.bfloat16):
         inside = gram(f)
     assert inside.dtype == torch.float32
-    assert torch.allclose(inside, exact, rtol=1e-5, atol=1e-3)
+    assert torch.allclose(inside[0], exact, rtol=1e-5, atol=1e-3)
 
 
-def test_gram_loss_gradient_is_exact_in_both_layouts():
+def test_gram_loss_gradient_is_exact_in_both_layouts(device):
     torch.manual_seed(0)
-    target = gram(torch.randn(2, 6, 5, 4, dtype=torch.float64)).float()
+    target = gram(torch.randn(2, 6, 5, 4, dtype=torch.float64)).float().to(device)
     for layout in (torch.contiguous_format, torch.channels_last):
-        f = torch.randn(2, 6, 5, 4).contiguous(memory_format=layout).requires_grad_(True)
+        f = torch.randn(2, 6, 5, 4).to(device).contiguous(memory_format=layout).requires_grad_(True)
         GramLoss().value(f, target).backward()
         ref = f.detach().clone().requires_grad_(True)
         (gram(ref) - target).pow(2).sum().div(4 * 36 * 2).backward()  # autograd through the Gram, batch mean
@@ -77,11 +78,11 @@ def test_gram_loss_gradient_is_exact_in_both_layouts():
 
 
 @pytest.mark.parametrize("name", sorted(STYLE_LOSSES))
-def test_each_style_loss_is_zero_at_its_target_and_grows_away(name):
+def test_each_style_loss_is_zero_at_its_target_and_grows_away(name, device):
     torch.manual_seed(0)
     loss = STYLE_LOSSES[name]()
     loss.begin(torch.Generator().manual_seed(0))
-    f = torch.randn(1, 8, 12, 12).abs()
+    f = torch.randn(1, 8, 12, 12).abs().to(device)
     t = _target(loss, f)
     assert float(loss.value(f, t)) == pytest.approx(0.0, abs=1e-4 * float(loss.value(f * 0, t)) + 1e-6)
     near, far = f + 0.1 * torch.randn_like(f), f + 1.0 * torch.randn_like(f)
@@ -89,12 +90,12 @@ def test_each_style_loss_is_zero_at_its_target_and_grows_away(name):
 
 
 @pytest.mark.parametrize("name", sorted(STYLE_LOSSES))
-def test_each_style_loss_tiles_merge_to_the_whole(name):
+def test_each_style_loss_tiles_merge_to_the_whole(name, device):
     """Statistics of two halves merge to the whole image's: the tiled objective relies on it."""
     torch.manual_seed(0)
     loss = STYLE_LOSSES[name]()
     loss.begin(torch.Generator().manual_seed(0))
-    f, s = torch.randn(1, 8, 10, 12), torch.randn(1, 8, 9, 9)
+    f, s = torch.randn(1, 8, 10, 12).to(device), torch.randn(1, 8, 9, 9).to(device)
     t = _target(loss, s)
     whole = loss.compare(loss.stat(f, None), t)
     merged = loss.compare(loss.merge([loss.stat(f[..., :4, :], None), loss.stat(f[..., 4:, :], None)]), t)
@@ -121,12 +122,12 @@ def test_w2_is_the_gaussian_formula():
     assert float(got) == pytest.approx(float(want), rel=1e-3)
 
 
-def test_w2_gradient_is_finite_for_rank_deficient_covariances():
+def test_w2_gradient_is_finite_for_rank_deficient_covariances(device):
     """Fewer positions than channels (deep layers of small images): eigh's own gradient would be NaN."""
     torch.manual_seed(0)
     loss = W2Loss()
-    f = torch.randn(1, 16, 2, 2, requires_grad=True)
-    loss.value(f, _target(loss, torch.randn(1, 16, 3, 2))).backward()
+    f = torch.randn(1, 16, 2, 2).to(device).requires_grad_(True)
+    loss.value(f, _target(loss, torch.randn(1, 16, 3, 2).to(device))).backward()
     assert torch.isfinite(f.grad).all() and f.grad.abs().sum() > 0
 
 

@@ -16,24 +16,24 @@ FAST = dict(max_long_edge=48, iterations=12)
 
 def _gram_distance(a: Image.Image, b: Image.Image, run) -> float:
     """Style distance at relu2_1/relu3_1 between two images, measured with the run's network."""
-    net, pre = run.network.net, run.network.preprocess
+    net, pre, dev = run.network.net, run.network.preprocess, run.network.device
     layers = ["relu2_1", "relu3_1"]
-    fa = net(pre.to_net(to_tensor(a)), layers)
-    fb = net(pre.to_net(to_tensor(b.resize(a.size))), layers)
+    fa = net(pre.to_net(to_tensor(a).to(dev)), layers)
+    fb = net(pre.to_net(to_tensor(b.resize(a.size)).to(dev)), layers)
     return sum(float((gram(fa[k]) - gram(fb[k])).pow(2).sum()) for k in layers)
 
 
-def test_losses_fall(small):
-    run = prepare(*small, **FAST)
+def test_losses_fall(small, device):
+    run = prepare(*small, device=device, **FAST)
     totals = [s.losses["total"] for s in run]
     assert len(totals) == 12
     assert totals[-1] < 0.5 * totals[0]
     assert float(run.best_loss) <= min(totals)
 
 
-def test_output_moves_toward_style_and_keeps_content(small):
+def test_output_moves_toward_style_and_keeps_content(small, device):
     content, style = small
-    run = prepare(content, style, max_long_edge=64, iterations=30)
+    run = prepare(content, style, max_long_edge=64, iterations=30, device=device)
     for _ in run:
         pass
     out = run.best_image()
@@ -56,45 +56,46 @@ def test_fixed_seed_gives_the_same_image_twice(small):
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
-def test_each_preset_runs(small, name):
+def test_each_preset_runs(small, name, device):
     if PRESETS[name].get("weights") == "torchvision":
         arch = PRESETS[name]["arch"]
         fake_torchvision_vgg(torch_hub_dir() / TORCHVISION[arch][0], arch)
-    run = stylize_iter(*small, preset=name, max_long_edge=40, iterations=4, stop_eps=0)
+    run = stylize_iter(*small, preset=name, max_long_edge=40, iterations=4, stop_eps=0, device=device)
     steps = list(run)
     assert [s.step for s in steps] == [1, 2, 3, 4]
     assert all(torch.isfinite(torch.tensor(list(s.losses.values()))).all() for s in steps)
     assert run.best_image().size == (40, 30)
 
 
-def test_optimizers_and_inits(small, tmp_path):
+def test_optimizers_and_inits(small, tmp_path, device):
     init = tmp_path / "init.png"
     Image.new("RGB", (10, 10), (200, 50, 50)).save(init)
     for opt in ("adam", "sgd"):
-        run = prepare(*small, optimizer=opt, max_long_edge=32, iterations=6)
+        run = prepare(*small, optimizer=opt, max_long_edge=32, iterations=6, device=device)
         totals = [s.losses["total"] for s in run]
         assert totals[-1] < totals[0], opt
     for how in ("noise", "style", str(init)):
-        run = prepare(*small, init=how, init_noise=0.2, max_long_edge=32, iterations=2)
+        run = prepare(*small, init=how, init_noise=0.2, max_long_edge=32, iterations=2, device=device)
         assert len(list(run)) == 2
 
 
-def test_stop_eps_stops_early(small):
-    run = prepare(*small, max_long_edge=32, iterations=400, stop_eps=0.5, stop_window=5)
+def test_stop_eps_stops_early(small, device):
+    run = prepare(*small, max_long_edge=32, iterations=400, stop_eps=0.5, stop_window=5, device=device)
     n = len(list(run))
     assert run.stopped_early and n < 400 and n % 5 == 0
 
 
-def test_iterator_steps_unpack_and_options_object(small):
-    opts = Options(max_long_edge=32, iterations=2, pooling="max")
+def test_iterator_steps_unpack_and_options_object(small, device):
+    opts = Options(max_long_edge=32, iterations=2, pooling="max", device=device)
     for step, losses, image in stylize_iter(*small, opts):
         assert set(losses) == {"content", "style", "tv", "total"}
         assert image.size == (32, 24)
 
 
-def test_several_styles_and_denoise(small):
+def test_several_styles_and_denoise(small, device):
     content, style = small
-    img = stylize(content, [style, content], style_blend=(0.7, 0.3), denoise=0.05, max_long_edge=32, iterations=3)
+    img = stylize(content, [style, content], style_blend=(0.7, 0.3), denoise=0.05, max_long_edge=32, iterations=3,
+                  device=device)
     assert img.size == (32, 24)
     with pytest.raises(ImpastoError, match="style-blend"):
         prepare(content, [style], style_blend=(1, 2))
@@ -125,15 +126,17 @@ def test_public_api():
     assert callable(impasto.stylize) and callable(impasto.stylize_iter)
 
 
-def test_losses_fall_in_each_cpu_precision(small):
-    """bf16 is the default on CPUs with AMX/AVX512-BF16; fp32 must stay available and equivalent."""
+def test_losses_fall_in_each_precision(small, device):
+    """bf16 is the default on CPUs with AMX/AVX512-BF16 and tf32 on CUDA; fp32 must stay available
+    and each must reach about fp32's loss."""
     finals = {}
-    for precision in ("fp32", "bf16"):
-        run = prepare(*small, precision=precision, **FAST)
+    for precision in ("fp32", "bf16") if device == "cpu" else ("fp32", "tf32", "bf16"):
+        run = prepare(*small, precision=precision, device=device, **FAST)
         totals = [s.losses["total"] for s in run]
         assert totals[-1] < 0.5 * totals[0]
         finals[precision] = float(run.best_loss)
-    assert finals["bf16"] == pytest.approx(finals["fp32"], rel=0.15)
+    for precision, final in finals.items():
+        assert final == pytest.approx(finals["fp32"], rel=0.15), precision
 
 
 def test_precision_picks_the_layout_the_network_and_inputs_use(small):
@@ -150,9 +153,9 @@ def test_precision_picks_the_layout_the_network_and_inputs_use(small):
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam", "sgd"])
-def test_image_stays_inside_the_pixel_box(small, optimizer):
+def test_image_stays_inside_the_pixel_box(small, optimizer, device):
     """Projected steps: what is optimised is what gets written (no drift past black and white)."""
-    run = prepare(*small, optimizer=optimizer, style_weight=1e6, **FAST)
+    run = prepare(*small, optimizer=optimizer, style_weight=1e6, device=device, **FAST)
     for _ in run:
         pass
     rgb = run.network.preprocess.from_net(run.run.best_x.float())

@@ -35,6 +35,18 @@ LBFGS_HISTORY_BYTES = 2 * 1024**3  # what the L-BFGS history may take (it is 2 x
 
 
 class LBFGS:
+    """The L-BFGS above, its history kept in two preallocated ring buffers (``history`` rows of
+    the image's size each) instead of growing lists.
+
+    Every tensor a step touches is allocated once, so the update after the gradient
+    (:meth:`apply`) can be captured in a CUDA graph: one per ring position, since the two-loop
+    visits the pairs in age order and a captured graph fixes which rows it reads
+    (``engine/graphed.py``). Which row comes next is bookkeeping on the host (:meth:`advance`),
+    never a number read from the device. Unused and rejected rows are zeros, which the
+    two-loop passes over exactly unchanged, so sweeping every row (as a captured update must)
+    gives the same iterates as visiting only the rows in use (as a plain step does).
+    """
+
     def __init__(self, x: torch.Tensor, history: int = 50, first_step: float = 1.0, max_step: float = 32.0,
                  bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         self.x = x
@@ -42,45 +54,85 @@ class LBFGS:
         self.history = history
         self.first_step = first_step  # RMS size of the first step, in x's units
         self.max_step = max_step * first_step  # no pixel moves further than this in one step
-        self.s: list[torch.Tensor] = []
-        self.y: list[torch.Tensor] = []
-        self.rho: list[torch.Tensor] = []
-        self.prev_g: torch.Tensor | None = None
-        self.prev_s: torch.Tensor | None = None
-        self.gamma = torch.ones((), device=x.device)
+        kw = dict(device=x.device, dtype=torch.float32)
+        n = x.numel()
+        self._s = torch.zeros(history, n, **kw)
+        self._y = torch.zeros(history, n, **kw)
+        self._rho = torch.zeros(history, **kw)
+        self.gamma = torch.ones((), **kw)
+        self.prev_g = torch.zeros(n, **kw)
+        self.prev_s = torch.zeros(n, **kw)
+        self.steps = 0  # updates made (host bookkeeping: the device is never asked)
+        self.pairs = 0  # rows in use
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.x.grad = None
+
+    def _ages(self) -> list[int]:
+        """The rows in use, oldest first."""
+        newest = (self.steps - 2) % self.history
+        return [(newest - i) % self.history for i in reversed(range(self.pairs))]
+
+    @property
+    def s(self) -> list[torch.Tensor]:
+        """The kept steps, oldest first (rejected pairs are zeros)."""
+        return [self._s[i] for i in self._ages()]
+
+    @property
+    def y(self) -> list[torch.Tensor]:
+        return [self._y[i] for i in self._ages()]
+
+    @property
+    def rho(self) -> list[torch.Tensor]:
+        return [self._rho[i] for i in self._ages()]
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         with torch.enable_grad():
             loss = closure()
+        row = self.advance()
+        self.apply(row, self.pairs)
+        return loss
+
+    def advance(self) -> int | None:
+        """Host bookkeeping for the next update: the row its curvature pair goes to (None for
+        the first step, which has no pair yet)."""
+        self.steps += 1
+        if self.steps == 1:
+            return None
+        self.pairs = min(self.pairs + 1, self.history)
+        return (self.steps - 2) % self.history
+
+    @torch.no_grad()
+    def apply(self, row: int | None, count: int) -> None:
+        """The update from the gradient in ``x.grad``: store the pair in ``row``, run the
+        two-loop over the ``count`` newest rows, cap, project, move ``x``. Device work only,
+        with a fixed shape for a given ``row`` and ``count``: capturable."""
         g = _flat(self.x.grad.detach(), self.x).float()
-        if self.prev_g is not None:
+        if row is not None:
             y, s = g - self.prev_g, self.prev_s
             ys = torch.dot(y, s)
             yy = torch.dot(y, y)
             ok = ys > 1e-10 * torch.sqrt(yy * torch.dot(s, s))  # False for NaN too
             zero = torch.zeros_like(ys)
-            self.rho.append(torch.where(ok, 1.0 / ys.clamp_min(1e-30), zero))
-            self.s.append(torch.where(ok, s, zero))  # a rejected pair is all zeros: a no-op
-            self.y.append(torch.where(ok, y, zero))
-            self.gamma = torch.where(ok, ys / yy.clamp_min(1e-30), self.gamma)
-            if len(self.s) > self.history:
-                del self.s[0], self.y[0], self.rho[0]
+            torch.where(ok, 1.0 / ys.clamp_min(1e-30), zero, out=self._rho[row])
+            torch.where(ok, s, zero, out=self._s[row])  # a rejected pair is all zeros: a no-op
+            torch.where(ok, y, zero, out=self._y[row])
+            self.gamma.copy_(torch.where(ok, ys / yy.clamp_min(1e-30), self.gamma))
+        newest = row if row is not None else 0
+        order = [(newest - i) % self.history for i in range(count)]  # newest first
         # two-loop recursion: d = -H g
         q = -g
         alphas = []
-        for s, y, rho in zip(reversed(self.s), reversed(self.y), reversed(self.rho)):
-            a = rho * torch.dot(s, q)
-            q.addcmul_(y, a, value=-1.0)  # in place, one pass: the history dominates memory traffic
+        for i in order:
+            a = self._rho[i] * torch.dot(self._s[i], q)
+            q.addcmul_(self._y[i], a, value=-1.0)  # in place, one pass: the history dominates memory traffic
             alphas.append(a)
         d = q.mul_(self.gamma)
-        for (s, y, rho), a in zip(zip(self.s, self.y, self.rho), reversed(alphas)):
-            b = rho * torch.dot(y, d)
-            d.addcmul_(s, a - b)
-        if self.prev_g is None:  # first step: RMS of first_step, whatever the loss's units
+        for i, a in zip(reversed(order), reversed(alphas)):
+            b = self._rho[i] * torch.dot(self._y[i], d)
+            d.addcmul_(self._s[i], a - b)
+        if row is None:  # first step: RMS of first_step, whatever the loss's units
             d = d * (self.first_step / d.pow(2).mean().sqrt().clamp_min(1e-30))
         # Without a line search a poor early curvature estimate can propose an enormous step
         # (steep low-layer style terms are quartic in the pixels): cap it, and never step on NaN.
@@ -93,8 +145,8 @@ class LBFGS:
             self.x.copy_(moved)
         else:
             self.x.add_(_unflat(d, self.x).to(self.x.dtype))
-        self.prev_g, self.prev_s = g, d
-        return loss
+        self.prev_g.copy_(g)
+        self.prev_s.copy_(d)
 
 
 def _flat(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -158,7 +210,9 @@ def make_optimizer(o: Resolved, x: torch.Tensor, bounds: tuple[torch.Tensor, tor
     """The optimiser ``o`` asks for over image ``x``; every step ends inside ``bounds``."""
     lr = o.lr / float(pixel_units.mean())  # pixel levels -> net-space units
     if o.optimizer == "lbfgs":  # projects inside, so its curvature pairs match the steps taken
-        return LBFGS(x, history=lbfgs_history(x, 50), first_step=lr, bounds=bounds)
+        # A run of N steps makes N - 1 pairs: never hold rows it cannot fill.
+        history = max(1, min(lbfgs_history(x, 50), o.iterations - 1))
+        return LBFGS(x, history=history, first_step=lr, bounds=bounds)
     if o.optimizer == "adam":
         return Projected(torch.optim.Adam([x], lr=lr), x, bounds)
     return Projected(torch.optim.SGD([x], lr=lr, momentum=0.9, nesterov=True), x, bounds, normalise=True)

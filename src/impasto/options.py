@@ -102,6 +102,9 @@ class Options:
     precision: Any = knob("auto", "auto (bf16 on CPUs with AMX/AVX512-BF16, tf32 on CUDA, else fp32), "
                           "fp32, tf32 or bf16", "choice", choices=("auto", "fp32", "tf32", "bf16"),
                           with_model=True)
+    cuda_graph: Any = knob("off", "on: replay each L-BFGS step from CUDA graphs (CUDA, --optimizer lbfgs, "
+                           "--style-loss gram and whole-image memory only; elsewhere steps run as usual). Off "
+                           "until measured faster on a GPU (BENCHMARKS.md)", "choice", choices=("off", "on"))
 
     # Beyond the paper (docs/beyond.md).
     color: Any = knob("style", "style, luminance, histogram or only (see docs/beyond.md)", "choice",

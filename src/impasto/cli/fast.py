@@ -127,9 +127,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--photos", required=True, help="folder of training photos (searched recursively)")
     t.add_argument("-o", "--output", required=True, help="the model file to write (.pt)")
     for f in dataclasses.fields(TrainOptions):
-        if f.type in ("bool", bool):
-            t.add_argument("--" + f.name.replace("_", "-"), dest=f.name, action="store_true", default=None,
-                           help=f.metadata["help"])
+        if f.type in ("bool", bool):  # --bounded / --no-bounded: a default of True must be undoable
+            t.add_argument("--" + f.name.replace("_", "-"), dest=f.name, action=argparse.BooleanOptionalAction,
+                           default=None, help=f"{f.metadata['help']} (default {'on' if f.default else 'off'})")
             continue
         kind = {"int": _int, "float": _float}.get(str(f.type), str)
         shown = f"{f.default:g}" if isinstance(f.default, float) else f.default

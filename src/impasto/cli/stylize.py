@@ -125,6 +125,8 @@ def _with_model(args: argparse.Namespace) -> int:
             raise ImpastoError(f"cannot write {out}: folder {out.parent} does not exist")
         out.mkdir(exist_ok=True)
     model = as_model(args.model, settings.pop("device"))
+    if model.choice and not args.quiet:
+        print(f"impasto: {model.choice}", file=sys.stderr)
     start = time.monotonic()
     n = 0
     for src, img in stylize_files(model, files, **settings):

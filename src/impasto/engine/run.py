@@ -29,6 +29,7 @@ from ..losses.objective import Objective, StyleGroup, describe_style, make_style
 from ..losses.terms import PART_NAMES, tv_loss, weighted
 from ..optim import make_optimizer
 from ..options import Resolved
+from .graphed import GraphedSteps, blocker
 from .inputs import Inputs
 
 
@@ -117,6 +118,9 @@ class Run:
                                                 style_loss))
         self.objective = Objective(o, network, style_loss, content, self._groups(style_loss, described, inputs),
                                    resolve_memory(o, content_x.shape[-2] * content_x.shape[-1]))
+        # --cuda-graph: whether the steps are replayed from CUDA graphs, and if not, why not
+        self.graph_note = "off" if o.cuda_graph == "off" else blocker(o, self.device, self.objective.mode)
+        self.graphed = self.graph_note is None
         self.x0 = self._initial(content_x, style_imgs[0], init_img)
         self.best_x = self.x0.detach().clone()
         self.best_loss = torch.tensor(math.inf, device=self.device)
@@ -164,9 +168,10 @@ class Run:
         return parts[3], parts.detach()
 
     def _track_best(self, x: torch.Tensor, total: torch.Tensor) -> None:
-        """Keep the lowest-loss image without asking the device for a number."""
+        """Keep the lowest-loss image without asking the device for a number (in place: a
+        replayed step writes where the recorded one did)."""
         better = total.detach() < self.best_loss
-        self.best_loss = torch.where(better, total.detach(), self.best_loss)
+        self.best_loss.copy_(torch.where(better, total.detach(), self.best_loss))
         self.best_x.copy_(torch.where(better, x.detach(), self.best_x))
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -175,22 +180,27 @@ class Run:
         x = self.x0.detach().clone().requires_grad_(True)
         opt = make_optimizer(o, x, self.bounds, self.pixel_units)
         stop = StopRule(o.stop_eps, o.stop_window)
-        parts_box: list[torch.Tensor] = []
+        last: list[torch.Tensor] = []  # the loss terms the closure made last
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
             total, parts = self.loss(x)
             total.backward()
             self._track_best(x, total)
-            parts_box.append(parts)
+            last[:] = [parts]
             return total
 
+        graphed = GraphedSteps(closure, opt, self.device) if self.graphed else None
         for i in range(1, o.iterations + 1):
-            parts_box.clear()
-            opt.step(closure)
+            if graphed is not None:
+                graphed()
+                parts = last[0].clone()  # a replay writes the recorded step's tensor again
+            else:
+                opt.step(closure)
+                parts = last[0]
             self.steps_done = i
-            yield Step(self, i, parts_box[0], x.detach())
-            if stop(i, parts_box[0][3]):
+            yield Step(self, i, parts, x.detach())
+            if stop(i, parts[3]):
                 self.stopped_early = True
                 break
         with torch.no_grad():  # the last update has not been scored yet

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
+from ..features.devices import precision_context
 from ..features.network import Network, load_network
 from ..images.io import fit_long_edge, to_tensor
 from ..losses.objective import Objective, StyleGroup, describe_style, make_style_loss
@@ -34,12 +35,21 @@ class PerceptualLoss:
         group = StyleGroup(1.0, {k: style_loss.target([(described[k], 1.0)]) for k in o.style_layers}, None)
         self.objective = Objective(o, self.network, style_loss, None, [group], "full")
 
-    def __call__(self, out_rgb: torch.Tensor, photo_rgb: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Weighted terms and their total for outputs ``out_rgb`` of photos ``photo_rgb`` (both [0, 1])."""
+    @torch.no_grad()
+    def content_targets(self, photo_rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The photos' features at the content layers (several styles trained on one batch share them)."""
         o = self.options
-        with torch.no_grad():
+        with precision_context(self.network.device, o.precision):
             feats = self.network.net(self.pre.to_net(photo_rgb), o.content_layers)
-            content = {k: feats[k].float() for k in o.content_layers}
+        return {k: feats[k].float() for k in o.content_layers}
+
+    def __call__(self, out_rgb: torch.Tensor, photo_rgb: torch.Tensor,
+                 content: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Weighted terms and their total for outputs ``out_rgb`` of photos ``photo_rgb`` (both [0, 1]).
+        ``content``: the photos' :meth:`content_targets`, when already computed."""
+        o = self.options
+        if content is None:
+            content = self.content_targets(photo_rgb)
         x = self.pre.to_net(out_rgb)
         c, s = self.objective(x, content)
         tv = tv_loss(x, self.pixel_units, o.tv_beta) if o.tv_weight > 0 else c.new_zeros(())

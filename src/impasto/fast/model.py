@@ -4,12 +4,17 @@ A model is a ``torch.save`` dict read back with ``weights_only=True`` (no pickle
 
 * ``format``: ``"impasto-fast"``, ``version``: 1
 * ``style``: the style image's file name; ``credit``: who painted it (may be empty)
-* ``net``: the network size (``width``, ``blocks``, ``skip``)
+* ``net``: the network size (``width``, ``blocks``, ``skip``, ``bounded``; the last two may be absent)
 * ``train``: the training options (steps, batch, crop, loss weights ...), for reproducibility
 * ``state_dict``: the weights, fp16 by default to halve the file (they run in fp32)
 
 Training checkpoints are the same dict plus ``optimizer``, ``step`` and ``rng``, so one loader
 serves both. Anything else is refused with a one-line :class:`ImpastoError`.
+
+Shipped styles come in up to two sizes: ``data/fast/NAME.pt``, small enough to paint 512x512 in
+under half a second on a 2-core CPU, and ``data/fast/large/NAME.pt``, Johnson's full network
+trained on a GPU. ``--model NAME`` takes the size that fits the device (:func:`pick_size`) and
+says which; ``NAME:small`` or ``NAME:large`` asks for one.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from .transformer import TransformerNet
 FORMAT, VERSION = "impasto-fast", 1
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "data" / "fast"
 SUFFIX = ".pt"
+SIZES = ("small", "large")  # small: data/fast/NAME.pt; large: data/fast/large/NAME.pt
+# Whether the large networks meet the CPU target (512x512 in under 0.5 s on the 2-core CPU,
+# bench/fast_bench.py --speed): until measured so, a CPU gets the small ones.
+LARGE_ON_CPU = False
 
 
 @dataclass
@@ -41,27 +50,57 @@ class FastModel:
     credit: str = ""
     path: str = ""
     extra: dict = field(default_factory=dict)  # checkpoint state, when the file is one
+    choice: str = ""  # which size of a shipped style was taken and why ("" for a file given by path)
 
 
 def shipped_models() -> dict[str, Path]:
-    """Names of the styles that come with impasto, and their files."""
+    """Names of the styles that come with impasto, and their (small) files."""
     if not SHIPPED_DIR.is_dir():
         return {}
     return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*" + SUFFIX))}
 
 
-def resolve_model_path(name: str | os.PathLike[str]) -> Path:
-    """A path to a model file, or the name of a shipped style (``starry_night``)."""
+def shipped_sizes(name: str) -> dict[str, Path]:
+    """The sizes a shipped style comes in, and their files."""
+    files = {"small": SHIPPED_DIR / f"{name}{SUFFIX}", "large": SHIPPED_DIR / "large" / f"{name}{SUFFIX}"}
+    return {size: p for size, p in files.items() if p.is_file()}
+
+
+def pick_size(device: torch.device | str) -> str:
+    """The size of shipped network that fits ``device``: large on a GPU, small on a CPU (unless
+    the large ones meet the CPU target, ``LARGE_ON_CPU``)."""
+    return "large" if torch.device(device).type != "cpu" or LARGE_ON_CPU else "small"
+
+
+def resolve_model(name: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[Path, str]:
+    """A model file's path, or a shipped style (``starry_night``, ``starry_night:large``) in the
+    size that fits ``device``; with a note of the size taken and why ("" for a path; ``{}`` in it
+    is where :func:`load_model` puts the network's shape)."""
     p = Path(name)
     if p.is_file():
-        return p
-    shipped = shipped_models()
-    if str(name) in shipped:
-        return shipped[str(name)]
+        return p, ""
+    style, _, asked = str(name).partition(":")
+    sizes = shipped_sizes(style)
+    if sizes and (not asked or asked in SIZES):
+        want = asked or pick_size(device)
+        if want in sizes:
+            why = "asked for" if asked else f"the size for {torch.device(device).type}"
+        elif asked:
+            raise ImpastoError(f"--model {name}: {style} is shipped in {' and '.join(sizes)} only")
+        else:
+            want = next(iter(sizes))
+            why = "the only size shipped"
+        return sizes[want], f"--model {style}: the {want} network{{}}, {why}"
     if p.exists():
         raise ImpastoError(f"{p} is a folder, not a model file")
-    known = ", ".join(shipped) or "none installed"
-    raise ImpastoError(f"no model file {p} and no shipped style of that name (shipped: {known})")
+    known = ", ".join(shipped_models()) or "none installed"
+    raise ImpastoError(f"no model file {p} and no shipped style of that name (shipped: {known}; "
+                       f"add :small or :large for a size)")
+
+
+def resolve_model_path(name: str | os.PathLike[str], device: torch.device | str = "cpu") -> Path:
+    """A path to a model file, or the name of a shipped style (its file for ``device``)."""
+    return resolve_model(name, device)[0]
 
 
 def model_record(net: TransformerNet, style: str, train: dict, credit: str = "",
@@ -101,12 +140,14 @@ def _read(p: Path) -> dict:
 
 
 def load_model(name: str | os.PathLike[str], device: torch.device | str = "cpu") -> FastModel:
-    """Read a model file (or a shipped style by name) and rebuild its network, ready to paint."""
-    p = resolve_model_path(name)
+    """Read a model file (or a shipped style by name, in the size for ``device``) and rebuild
+    its network on ``device``, ready to paint."""
+    p, choice = resolve_model(name, device)
     obj = _read(p)
     try:
         net_d = obj["net"]
-        size = NetSize(int(net_d["width"]), int(net_d["blocks"]), bool(net_d.get("skip", False)))
+        size = NetSize(int(net_d["width"]), int(net_d["blocks"]), bool(net_d.get("skip", False)),
+                       bool(net_d.get("bounded", False)))
         state = obj["state_dict"]
     except (KeyError, TypeError, ValueError):
         raise ImpastoError(f"{p} is a damaged model file (no network size or weights)") from None
@@ -122,4 +163,5 @@ def load_model(name: str | os.PathLike[str], device: torch.device | str = "cpu")
     net.eval().requires_grad_(False).to(device)
     extra = {k: obj[k] for k in ("optimizer", "step", "rng") if k in obj}
     train = obj.get("train") if isinstance(obj.get("train"), dict) else {}
-    return FastModel(net, str(obj.get("style", "")), size, train, str(obj.get("credit", "")), str(p), extra)
+    choice = choice.format(f" (width {size.width}, {size.blocks} residual blocks)")
+    return FastModel(net, str(obj.get("style", "")), size, train, str(obj.get("credit", "")), str(p), extra, choice)

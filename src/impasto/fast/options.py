@@ -19,13 +19,18 @@ class NetSize:
     width: int = 32
     blocks: int = 5
     skip: bool = False
+    bounded: bool = False  # a sigmoid on the output (files from before it existed have none)
 
     def validated(self) -> "NetSize":
         for name, v, lo, hi in (("width", self.width, 4, 256), ("blocks", self.blocks, 0, 32)):
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise ImpastoError(f"network {name} must be a whole number from {lo} to {hi}, not {v!r}")
-        if not isinstance(self.skip, bool):
-            raise ImpastoError(f"network skip must be true or false, not {self.skip!r}")
+        for name in ("skip", "bounded"):
+            if not isinstance(getattr(self, name), bool):
+                raise ImpastoError(f"network {name} must be true or false, not {getattr(self, name)!r}")
+        if self.skip and self.bounded:
+            raise ImpastoError("network skip and bounded do not go together (a skip network returns the photo "
+                               "plus a correction)")
         return self
 
     def as_dict(self) -> dict[str, int | bool]:
@@ -66,12 +71,15 @@ class TrainOptions:
     width: int = setting(32, "channels of the first layer")
     blocks: int = setting(5, "residual blocks")
     skip: bool = setting(False, "add the input to the output (not the paper's network)")
+    bounded: bool = setting(True, "end in a sigmoid, so the output stays a picture (without it the Johnson-size "
+                                  "network collapsed into flat colour: docs/fast.md); not with --skip")
     content_weight: float = setting(1.0, "alpha")
     style_weight: float = setting(1e3, "beta")
     tv_weight: float = setting(1e-3, "total-variation weight")
     seed: int = setting(0, "seed for the crops and the initial weights")
     preview_every: int = setting(100, "write OUT_preview_NNNNN.png every N steps, 0 = never")
     checkpoint_every: int = setting(500, "write OUT.ckpt every N steps")
+    log_every: int = setting(10, "read the losses from the device every N steps (each read waits for it)")
     device: str = setting("auto", "auto (the GPU when there is one), cpu, cuda, mps")
     precision: str = setting("auto", "auto (bf16 on CPUs with AMX/AVX512-BF16, tf32 on CUDA), fp32, tf32 or bf16")
 
@@ -87,9 +95,16 @@ class TrainOptions:
                 raise ImpastoError(f"--{name.replace('_', '-')} must be at least 0")
         if not self.lr > 0:
             raise ImpastoError(f"--lr must be greater than 0, not {self.lr}")
-        NetSize(self.width, self.blocks, self.skip).validated()
+        if not isinstance(self.log_every, int) or isinstance(self.log_every, bool) or self.log_every < 1:
+            raise ImpastoError(f"--log-every must be a whole number of at least 1, not {self.log_every!r}")
+        self.net_size()
         self.loss_options()  # checks the weights and the precision
         return self
+
+    def net_size(self) -> NetSize:
+        """The network these options train (``skip`` wins over ``bounded``: its output is the photo
+        plus a correction, which a sigmoid would distort)."""
+        return NetSize(self.width, self.blocks, self.skip, self.bounded and not self.skip).validated()
 
     def loss_options(self) -> Resolved:
         """The engine options of the loss: its defaults with these weights, device and precision."""

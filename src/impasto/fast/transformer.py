@@ -16,6 +16,13 @@ the style more slowly than the paper's network, so it is off by default.
 ``blocks`` the number of residual blocks (Johnson: 5). Smaller settings trade quality for
 speed, which is what a CPU-trained model needs.
 
+``bounded=True`` ends the network in a sigmoid, so its output is a valid picture by
+construction (Johnson's ends in a scaled tanh for the same reason). Without it the output is
+unbounded, and the style loss, quartic in the pixels, can meet a batch that drives the output
+far out of range: the loss jumps by three to four orders of magnitude in one step, Adam's
+second-moment estimate with it, and the network settles on a flat colour it never leaves
+(docs/fast.md, "The training recipe"). Files written before it existed have no sigmoid.
+
 Input and output are RGB in [0, 1], (B, 3, H, W). Sides that are not multiples of 4 are
 padded by reflection and cropped back, so any size comes out at the size it went in.
 """
@@ -80,15 +87,19 @@ class TransformerNet(nn.Module):
             Upsample(2 * w, w),
             ConvLayer(w, 3, 9, norm=False, relu=False),
         )
-        self.skip = size.skip
+        self.skip, self.bounded = size.skip, size.bounded
         if size.skip:
             last = self.body[-1][1]
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Unclamped RGB (training wants the gradient everywhere); sides must be multiples of 4."""
-        return x + self.body(x) if self.skip else self.body(x)
+        """RGB, unclamped unless ``bounded`` (training wants the gradient everywhere); sides must be
+        multiples of 4."""
+        if self.skip:
+            return x + self.body(x)
+        y = self.body(x)
+        return torch.sigmoid(y) if self.bounded else y
 
 
 def pad_to_multiple(x: torch.Tensor, m: int = 4) -> tuple[torch.Tensor, int, int]:

@@ -108,6 +108,8 @@ def stylize_video(model: ModelLike, src: str | os.PathLike[str], dst: str | os.P
     src, dst = Path(src), Path(dst)
     check_output(dst, smooth)
     m = as_model(model, device)
+    if m.choice and not quiet:
+        print(f"impasto: {m.choice}", file=sys.stderr)
     dev = next(m.net.parameters()).device
     info = open_video(src)
     smoother, meter = Smoother(smooth), FlickerMeter() if measure else None

@@ -19,6 +19,7 @@ Four sources:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -68,9 +69,7 @@ class Preprocess:
     std: tuple[float, float, float]
 
     def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return mean, std
+        return _stats(self.mean, self.std, x.dtype, x.device)
 
     def to_net(self, rgb: torch.Tensor) -> torch.Tensor:
         x = rgb.flip(1) if self.bgr else rgb
@@ -92,6 +91,16 @@ class Preprocess:
         """Per-channel factor turning a difference in net space into 0-255 pixel levels."""
         std = torch.tensor(self.std, device=device).view(1, 3, 1, 1)
         return std * 255.0 / self.scale
+
+
+@functools.lru_cache(maxsize=64)
+def _stats(mean: tuple[float, ...], std: tuple[float, ...], dtype: torch.dtype,
+           device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std as (1, 3, 1, 1) tensors, made once per device and dtype: building them from
+    Python numbers is a copy from the host, which on a GPU waits for the device (a training
+    step converts its images twice)."""
+    return (torch.tensor(mean, dtype=dtype, device=device).view(1, 3, 1, 1),
+            torch.tensor(std, dtype=dtype, device=device).view(1, 3, 1, 1))
 
 
 CAFFE = Preprocess("caffe", True, 255.0, (103.939, 116.779, 123.68), (1.0, 1.0, 1.0))
