@@ -8,7 +8,6 @@ One process tree runs these parts in this order; a part whose estimate no longer
 is left of ``--budget`` seconds is skipped and says so, so the command always ends in time and
 keeps what it measured:
 
-``tests``  the device-aware test subset (``pytest -m device``) with ``IMPASTO_TEST_DEVICE``;
 ``floor``  one step at 512 px: VGG-19 forward+backward alone (the floor) against impasto's whole
            step, each plain and replayed from a CUDA graph, in tf32 and bf16; and whether
            anything inside a step waits for the device (``torch.cuda.set_sync_debug_mode``);
@@ -16,6 +15,7 @@ keeps what it measured:
            written): impasto (tf32 and bf16, each with and without ``--cuda-graph``), pastiche and
            neural-style-pt on the same pre-resized files, every image scored by the yardstick;
            then impasto run for as long as each peer took (quality at equal time);
+``tests``  the device-aware test subset (``pytest -m device``) with ``IMPASTO_TEST_DEVICE``;
 ``fast``   feed-forward 1024x1024: the shipped and Johnson's network sizes, bf16 channels-last
            (and tf32), plain and graphed;
 ``video``  ``impasto video`` on the car clip scaled to 1080p (fps with and without flicker
@@ -52,12 +52,14 @@ from pathlib import Path
 
 import torch
 
+from .yardstick import Yardstick
+
 ROOT = Path(__file__).resolve().parents[1]
 CARRY = ROOT / ".gpu-carry"
 SHARED = ROOT.parent / "shared"
 EXAMPLES = ROOT / "examples"
 SHIMS = Path(__file__).resolve().parent / "gpu_shims"  # torchvision stand-in: neural-style-pt on a machine without it
-PARTS = ("tests", "floor", "speed", "fast", "video", "sizes", "big")
+PARTS = ("floor", "speed", "tests", "fast", "sizes", "video", "big")  # the headline figures first
 TEST_FILES = ("tests/test_transfer.py", "tests/test_losses.py", "tests/test_beyond.py", "tests/test_fast.py",
               "tests/test_optim.py", "tests/test_graphed.py")
 CHANNELS = (64, 128, 256, 512, 512)
@@ -87,7 +89,7 @@ class Plan:
     video_height: int = 1080
     video_frames: int = 100
     equal_time_cap: int = 20000
-    estimate: dict = field(default_factory=lambda: {"tests": 150, "floor": 30, "speed": 180, "fast": 15,
+    estimate: dict = field(default_factory=lambda: {"tests": 60, "floor": 30, "speed": 150, "fast": 15,
                                                      "video": 45, "sizes": 70, "big": 60})
 
 
@@ -288,55 +290,6 @@ def _size_of(path: Path) -> tuple[int, int]:
 
     with Image.open(path) as im:
         return im.size
-
-
-class Yardstick:
-    """Relative content error at relu4_2 and the mean relative Gram error over relu1_1..relu5_1,
-    on the Caffe VGG-19 (max pooling) in fp32, whatever made the image. SWITCH: bench/yardstick.py"""
-
-    LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-
-    def __init__(self, content: Path, style: Path, device: str) -> None:
-        from impasto.features.vgg import VGGFeatures
-        from impasto.features.weights import load_weights
-
-        w = load_weights("caffe")
-        self.pre, self.device = w.preprocess, torch.device(device)
-        self.net = VGGFeatures(w.arch, w.convs, pooling="max", last_layer="relu5_1").float().to(self.device)
-        self.content = self._features(content)["relu4_2"]
-        self.grams = {k: self._gram(f) for k, f in self._features(style).items() if k in self.LAYERS}
-
-    @torch.no_grad()
-    def _features(self, path: Path) -> dict[str, torch.Tensor]:
-        from impasto.images.io import load_image, to_tensor
-
-        with _fp32(self.device):
-            return self.net(self.pre.to_net(to_tensor(load_image(path)).to(self.device)), ("relu4_2", *self.LAYERS))
-
-    @staticmethod
-    def _gram(f: torch.Tensor) -> torch.Tensor:
-        x = f[0].reshape(f.shape[1], -1).double()
-        return x @ x.T / x.shape[1]
-
-    def score(self, image: Path) -> dict[str, float]:
-        feats = self._features(image)
-        rel = lambda a, b: float((a.double() - b.double()).norm() / b.double().norm())  # noqa: E731
-        per_layer = [rel(self._gram(feats[k]), self.grams[k]) for k in self.LAYERS]
-        return {"content_error": rel(feats["relu4_2"], self.content), "style_error": sum(per_layer) / len(per_layer)}
-
-
-@contextlib.contextmanager
-def _fp32(device: torch.device) -> Iterator[None]:
-    """Plain fp32 arithmetic on CUDA (no TF32 in convolutions or products), for scoring."""
-    if device.type != "cuda":
-        yield
-        return
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 # -- the parts ------------------------------------------------------------------------------------------

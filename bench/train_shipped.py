@@ -33,7 +33,8 @@ from impasto.fast import TrainOptions
 from impasto.fast.model import SHIPPED_DIR, load_model
 from impasto.fast.training import train_many
 
-from .gpu import CARRY, SHARED, Yardstick, machine
+from .gpu import CARRY, SHARED, machine
+from .yardstick import Yardstick
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLES = {

@@ -20,6 +20,8 @@ neural-style-pt's. On a start image it equals the loss pastiche logs at step 0.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +38,10 @@ MATCHED_STYLE = 10.0  # pastiche's default style layer weight, divided by C^2 (o
 
 
 def gram(f: torch.Tensor) -> torch.Tensor:
-    """(1, C, H, W) activations -> (C, C) Gram matrix over positions, divided by H*W."""
+    """(1, C, H, W) activations -> (C, C) Gram matrix over positions, divided by H*W (in float64:
+    the same sums on every device)."""
     _, c, h, w = f.shape
-    x = f.reshape(c, h * w)
+    x = f.reshape(c, h * w).double()
     return x @ x.T / (h * w)
 
 
@@ -51,10 +54,11 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
 class Yardstick:
     """Loads the network and the targets once; ``score`` then rates any number of image files."""
 
-    def __init__(self, content: Path, style: Path) -> None:
+    def __init__(self, content: Path, style: Path, device: str = "cpu") -> None:
         w = load_weights("caffe")
         self.preprocess = w.preprocess
-        self.net = VGGFeatures(w.arch, w.convs, pooling=POOLING, last_layer="relu5_1").float()
+        self.device = torch.device(device)
+        self.net = VGGFeatures(w.arch, w.convs, pooling=POOLING, last_layer="relu5_1").float().to(self.device)
         self.size = Image.open(content).size
         self.content = self._features(content)[CONTENT_LAYER]
         self.grams = {k: gram(f) for k, f in self._features(style).items() if k in STYLE_LAYERS}
@@ -63,8 +67,9 @@ class Yardstick:
     def _features(self, path: Path) -> dict[str, torch.Tensor]:
         with Image.open(path) as img:
             rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-        x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()
-        return self.net(self.preprocess.to_net(x), (CONTENT_LAYER, *STYLE_LAYERS))
+        x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous().to(self.device)
+        with exact_fp32(self.device):
+            return self.net(self.preprocess.to_net(x), (CONTENT_LAYER, *STYLE_LAYERS))
 
     def score(self, image: Path) -> dict[str, float]:
         """The yardstick and the matched objective for one written image (any tool's)."""
@@ -85,3 +90,17 @@ class Yardstick:
             "matched_content": m_content,
             "matched_style": m_style,
         }
+
+
+@contextlib.contextmanager
+def exact_fp32(device: torch.device) -> Iterator[None]:
+    """On CUDA, plain fp32 (no TF32 in convolutions or products), so a GPU scores as the CPU does."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
