@@ -216,8 +216,7 @@ def test_checkpoint_and_tiles_give_the_same_loss_and_gradient(net, imgs):
         run = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, init="noise", precision="fp32",
                       **kw).run
         x = run.x0.clone().requires_grad_(True)
-        total, parts = run.loss(x)
-        total.backward()
+        _, parts = run.loss_and_grad(x)
         return parts, x.grad
 
     p0, g0 = loss_and_grad(memory="full")
@@ -229,12 +228,10 @@ def test_checkpoint_and_tiles_give_the_same_loss_and_gradient(net, imgs):
     tiled = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=160, init="noise", memory="tiled",
                     tile=64).run
     x = big.x0.clone().requires_grad_(True)
-    tb, pb = big.loss(x)
-    tb.backward()
+    _, pb = big.loss_and_grad(x)
     gb = x.grad.clone()
     x.grad = None
-    tt, pt = tiled.loss(x)
-    tt.backward()
+    _, pt = tiled.loss_and_grad(x)
     assert float(pt[3]) == pytest.approx(float(pb[3]), rel=0.05)  # halo effects only
     cos = torch.nn.functional.cosine_similarity(gb.flatten(), x.grad.flatten(), dim=0)
     assert float(cos) > 0.95
@@ -335,8 +332,7 @@ def test_other_style_losses_agree_across_memory_modes(net, imgs, loss):
         run = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, init="noise", precision="fp32",
                       style_loss=loss, **kw).run
         x = run.x0.clone().requires_grad_(True)
-        total, parts = run.loss(x)  # the first evaluation: the same random directions in every mode
-        total.backward()
+        _, parts = run.loss_and_grad(x)  # the first evaluation: the same random directions in every mode
         return parts, x.grad
 
     p0, g0 = loss_and_grad(memory="full")

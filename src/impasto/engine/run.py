@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from ..errors import ImpastoError
-from ..features.devices import precision_context
+from ..features.devices import cuda_flags, precision_context
 from ..features.layers import layer_stride
 from ..features.network import Network
 from ..images import color as C
@@ -167,6 +167,14 @@ class Run:
         parts = weighted(self.options, c, s, tv)
         return parts[3], parts.detach()
 
+    def loss_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`loss`, with its gradient added to ``x.grad``; the backward pass (and a
+        checkpointed objective's recompute) under the same convolution flags as the forward."""
+        with cuda_flags(self.device, self.options.precision):
+            total, parts = self.loss(x)
+            total.backward()
+        return total, parts
+
     def _track_best(self, x: torch.Tensor, total: torch.Tensor) -> None:
         """Keep the lowest-loss image without asking the device for a number (in place: a
         replayed step writes where the recorded one did)."""
@@ -184,8 +192,7 @@ class Run:
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            total, parts = self.loss(x)
-            total.backward()
+            total, parts = self.loss_and_grad(x)
             self._track_best(x, total)
             last[:] = [parts]
             return total

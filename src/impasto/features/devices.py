@@ -71,38 +71,40 @@ def prefers_channels_last(device: torch.device, precision: str) -> bool:
 
 
 @contextlib.contextmanager
-def precision_context(device: torch.device, precision: str) -> Iterator[None]:
-    """TF32 and cuDNN autotuning on CUDA for the duration of a run (restored afterwards).
-
-    'auto' as :func:`resolve_precision`; bf16 autocasts the convolutions only: Grams and
-    losses are computed in fp32 by the loss functions.
-    """
-    precision = resolve_precision(device, precision)
+def cuda_flags(device: torch.device, precision: str) -> Iterator[None]:
+    """On CUDA: TF32 in convolutions only where the precision allows it (never in the Grams), and
+    cuDNN autotuning, restored afterwards. The backward pass needs them as much as the forward:
+    outside them PyTorch's defaults would run it (and checkpointing's recompute) in TF32."""
     if device.type != "cuda":
-        if precision == "bf16" and device.type == "cpu":
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                yield
-        else:
-            yield
+        yield
         return
     saved = (
         torch.backends.cuda.matmul.allow_tf32,
         torch.backends.cudnn.allow_tf32,
         torch.backends.cudnn.benchmark,
     )
-    tf32 = precision in ("tf32", "bf16")
     torch.backends.cuda.matmul.allow_tf32 = False  # Gram matrices stay full fp32
-    torch.backends.cudnn.allow_tf32 = tf32  # convolutions only
+    torch.backends.cudnn.allow_tf32 = resolve_precision(device, precision) in ("tf32", "bf16")
     torch.backends.cudnn.benchmark = True
     try:
-        if precision == "bf16":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                yield
-        else:
-            yield
+        yield
     finally:
         (
             torch.backends.cuda.matmul.allow_tf32,
             torch.backends.cudnn.allow_tf32,
             torch.backends.cudnn.benchmark,
         ) = saved
+
+
+@contextlib.contextmanager
+def precision_context(device: torch.device, precision: str) -> Iterator[None]:
+    """The forward pass in ``precision`` ('auto' as :func:`resolve_precision`): :func:`cuda_flags`,
+    and bf16 autocast for the convolutions only (Grams and losses are computed in fp32 by the
+    loss functions)."""
+    precision = resolve_precision(device, precision)
+    with cuda_flags(device, precision):
+        if precision == "bf16" and device.type in ("cpu", "cuda"):
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                yield
+        else:
+            yield
