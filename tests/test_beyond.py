@@ -351,7 +351,8 @@ def test_other_style_losses_with_blend_masks_tiles_and_scales(net, imgs, loss):
     for extra in cases:
         kw = {"max_long_edge": 64, "iterations": 8, **extra}
         run = prepare(imgs["content"], [a, b], network=net, style_loss=loss, **kw)
-        styles = [s.losses["style"] for s in run]
-        assert len(styles) == run.total_steps and all(v == v for v in styles), extra
-        assert min(styles[-3:]) < styles[0], extra  # the style term falls
+        steps = list(run)
+        assert len(steps) == run.total_steps and all(s.losses["style"] == s.losses["style"] for s in steps), extra
+        last = [s.losses["style"] for s in steps if s.run is steps[-1].run]  # one size: comparable values
+        assert min(last[-3:]) < last[0], extra  # the style term falls
         assert max(run.best_image().size) == kw["max_long_edge"]
