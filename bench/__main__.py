@@ -8,6 +8,7 @@
     plot      the curve file as a table and one plot (matched objective and both yardstick numbers)
     tradeoff  impasto at several style weights on the yardstick plane, beside the curve runs' outputs
     flicker   impasto video's flicker without and with smoothing, measured independently of it
+    defaults  every tool's defaults on unseen photos, and impasto's candidate defaults and stop rule
     gpu, gpu-carry  every GPU figure in one device call (bench/gpu.py), and what that call carries
     train-shipped   the four shipped feed-forward styles, trained in one device call
 
@@ -25,7 +26,7 @@ import sys
 import time
 
 from . import record
-from . import gpu, train_shipped
+from . import defaults, gpu, train_shipped
 from .inputs import prepare
 from .peers import MATCHED, TOOLS, Spec
 
@@ -270,6 +271,7 @@ def main() -> None:
     s.add_argument("--smooth", default="0,default", help="comma-separated strengths; 'default' passes no --smooth")
     s.add_argument("--threshold", type=float, default=2.0, help="input change (0-255 levels) still counted as static")
     s.set_defaults(func=cmd_flicker)
+    defaults.register(sub)
     gpu.register(sub)
     train_shipped.register(sub)
 

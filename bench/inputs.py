@@ -33,11 +33,12 @@ class Inputs:
     size: int  # long edge of both files, in pixels
     content: Path
     style: Path
+    sources: tuple[str, str] = (CONTENT.name, STYLE.name)  # the photo and painting they were made from
 
     def record(self) -> dict:
         return {"long_edge": self.size, "resize": RESIZE,
-                "content": {"source": CONTENT.name, "file": str(self.content), "sha256": sha256(self.content)},
-                "style": {"source": STYLE.name, "file": str(self.style), "sha256": sha256(self.style)}}
+                "content": {"source": self.sources[0], "file": str(self.content), "sha256": sha256(self.content)},
+                "style": {"source": self.sources[1], "file": str(self.style), "sha256": sha256(self.style)}}
 
 
 def sha256(path: Path) -> str:
@@ -45,8 +46,10 @@ def sha256(path: Path) -> str:
 
 
 def prepare(size: int, content: Path = CONTENT, style: Path = STYLE) -> Inputs:
-    """Write (once) and return the content and style PNGs at long edge ``size``."""
-    folder = WORK / "inputs" / str(size)
+    """Write (once) and return the content and style PNGs at long edge ``size`` (the default pair
+    in inputs/SIZE, any other in inputs/SIZE-PHOTO-PAINTING)."""
+    pair = (content, style) == (CONTENT, STYLE)
+    folder = WORK / "inputs" / (str(size) if pair else f"{size}-{content.stem}-{style.stem}")
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for name, src in (("content", content), ("style", style)):
@@ -56,4 +59,4 @@ def prepare(size: int, content: Path = CONTENT, style: Path = STYLE) -> Inputs:
             fit_long_edge(load_image(src), size).save(tmp, "PNG")
             tmp.replace(out)
         files.append(out)
-    return Inputs(size, *files)
+    return Inputs(size, *files, (content.name, style.name))

@@ -202,11 +202,12 @@ def test_mask_errors(net, imgs):
 def test_multiscale_ends_at_the_requested_size(net, imgs):
     assert resolve(scales=(3,), max_long_edge=2048).scales == (512, 1024, 2048)
     assert resolve(scales=(400, 800, 1600)).scales == (400, 800, 1600)
-    run = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=64, scales=(2,), iterations=4)
-    assert run.sizes == (32, 64) and run.iterations == (4, 2)
+    run = prepare(imgs["content"], imgs["starry"], network=net, max_long_edge=128, scales=(2,), iterations=4,
+                  stop_eps=0)
+    assert run.sizes == (64, 128) and run.iterations == (4, 2)
     steps = [s.step for s in run]
     assert steps == list(range(1, 7))
-    assert run.best_image().size == (64, 48)
+    assert run.best_image().size == (128, 96)
     out = stylize(imgs["content"], imgs["starry"], max_long_edge=64, scales=(32, 40), iterations=2)
     assert max(out.size) == 40
 

@@ -142,4 +142,5 @@ def test_off_cuda_the_option_is_ignored(small):
     run = prepare(*small, cuda_graph="on", max_long_edge=32, iterations=2, device="cpu")
     assert not run.run.graphed and "not CUDA" in run.run.graph_note
     assert len(list(run)) == 2
-    assert prepare(*small, max_long_edge=32, iterations=1, device="cpu").run.graph_note == "off"
+    assert prepare(*small, max_long_edge=32, iterations=1, device="cpu", cuda_graph="off").run.graph_note == "off"
+    assert "not CUDA" in prepare(*small, max_long_edge=32, iterations=1, device="cpu").run.graph_note  # auto

@@ -41,14 +41,16 @@ def test_every_option_has_a_flag_whose_help_shows_its_default():
     for name, k in knobs().items():
         flag = k.flag or "--" + name.replace("_", "-")
         assert flag in text, flag
-    assert "(default: 1000)" in text and "(default: relu4_2)" in text
+    assert "(default: 19300)" in text and "(default: relu4_2)" in text
 
 
 def test_resolved_once_and_then_used_as_is(tmp_path):
-    o = resolve(max_long_edge=32, iterations=2, scales=(2,), style_layers=("block1_conv1", "relu2_1"))
+    o = resolve(max_long_edge=128, iterations=2, scales=(2,), style_layers=("block1_conv1", "relu2_1"))
     assert isinstance(o, Resolved) and dataclasses.is_dataclass(o)
-    assert o.style_layers == ("relu1_1", "relu2_1") and o.style_layer_weights == (0.5, 0.5)
-    assert o.scales == (16, 32) and o.size_iterations == (2, 1) and o.lr == 1.0
+    assert o.style_layers == ("relu1_1", "relu2_1") and o.style_layer_weights == pytest.approx((0.8, 0.2))  # 1/N^2
+    assert resolve(style_layers=("relu1_1", "relu2_1"), style_layer_weighting="equal").style_layer_weights == (0.5, 0.5)
+    assert o.scales == (64, 128) and o.size_iterations == (2, 1) and o.lr == 1.0
+    assert resolve(max_long_edge=100).scales == (100,)  # --scales 3 (the default) makes no size under 64 px
     assert resolve(o) is o
     with pytest.raises(TypeError):
         resolve(o, iterations=3)  # a resolved value is not resolved again

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import ImpastoError
-from .features.layers import ARCHS, PAPER_STYLE_LAYERS, canonical_layer
+from .features.layers import ARCHS, PAPER_STYLE_LAYERS, canonical_layer, layer_width
 from .presets import PRESETS
 
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 2.0, "sgd": 0.1}
 MAX_SCALE_COUNT = 8  # --scales N with N up to this; larger single values are long edges
+MIN_COARSE = 64  # --scales N makes no size with a shorter long edge
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class Options:
                         "activation scaled to one as in the CVPR 2016 paper), torchvision, or a .pth file", "text")
     preprocess: Any = knob(None, "for a weights file: caffe or torchvision (default: guessed from its keys)",
                            "choice", choices=("caffe", "torchvision"), optional=True)
-    pooling: Any = knob("avg", "avg (the paper's choice) or max", "choice", choices=("avg", "max"))
+    pooling: Any = knob("max", "max (the network as trained) or avg (the paper's choice; --preset gatys)",
+                        "choice", choices=("avg", "max"))
 
     # What is matched where.
     content_layers: Any = knob(("relu4_2",), "content layers, comma-separated (relu4_2 is the paper's conv4_2)",
@@ -65,8 +67,11 @@ class Options:
     content_layer_weights: Any = knob(None, "one weight per content layer (default: equal, summing to 1)",
                                       "weights", optional=True)
     style_layers: Any = knob(PAPER_STYLE_LAYERS, "style layers, comma-separated", "layers")
-    style_layer_weights: Any = knob(None, "one weight per style layer (default: equal, summing to 1)",
-                                    "weights", optional=True)
+    style_layer_weights: Any = knob(None, "one weight per style layer (default: as --style-layer-weighting "
+                                    "says, summing to 1)", "weights", optional=True)
+    style_layer_weighting: Any = knob("inverse-square", "inverse-square: 1/N^2 for a layer of N channels, as "
+                                      "in the authors' code; equal: the paper's w_l = 1/|L|", "choice",
+                                      choices=("inverse-square", "equal"))
     style_loss: Any = knob("gram", "gram (the paper's), w2 (Wasserstein-2 on means and covariances) or "
                            "sliced (sliced Wasserstein, Heitz et al. 2021)", "choice",
                            choices=("gram", "w2", "sliced"))
@@ -74,7 +79,8 @@ class Options:
 
     # alpha, beta and the smoother.
     content_weight: Any = knob(1.0, "alpha", "number")
-    style_weight: Any = knob(1e3, "beta (alpha/beta = 1e-3 as in the paper)", "number")
+    style_weight: Any = knob(1.93e4, "beta (the default balances the default layer weights: BENCHMARKS.md, "
+                             "'The default look'; the paper's 1e3 goes with equal ones)", "number")
     tv_weight: Any = knob(1e-3, "total-variation weight", "number")
     tv_beta: Any = knob(2.0, "total-variation exponent", "number", strict=True)
 
@@ -83,7 +89,8 @@ class Options:
     lr: Any = knob(None, "step size (default: L-BFGS 1; Adam 2 and SGD 0.1, in pixel levels)", "number",
                    strict=True, optional=True)
     iterations: Any = knob(500, "optimiser steps (at the coarsest size with --scales)", "whole", lo=1)
-    stop_eps: Any = knob(0.0, "stop when the loss changes by less than this fraction (0 = never)", "number")
+    stop_eps: Any = knob(0.01, "stop a size when its best loss improved by less than this fraction over "
+                         "the last --stop-window steps (0 = never)", "number")
     stop_window: Any = knob(10, "... over this many steps", "whole", lo=1)
     init: Any = knob("content", "noise, content, style, or an image path", "text")
     init_noise: Any = knob(0.0, "blend this much noise into the init (0-1)", "number")
@@ -102,16 +109,18 @@ class Options:
     precision: Any = knob("auto", "auto (bf16 on CPUs with AMX/AVX512-BF16, tf32 on CUDA, else fp32), "
                           "fp32, tf32 or bf16", "choice", choices=("auto", "fp32", "tf32", "bf16"),
                           with_model=True)
-    cuda_graph: Any = knob("off", "on: replay each L-BFGS step from CUDA graphs (CUDA, --optimizer lbfgs, "
-                           "--style-loss gram and whole-image memory only; elsewhere steps run as usual). Off "
-                           "until measured faster on a GPU (BENCHMARKS.md)", "choice", choices=("off", "on"))
+    cuda_graph: Any = knob("auto", "replay each L-BFGS step from CUDA graphs: auto/on where it applies "
+                           "(CUDA, --optimizer lbfgs, --style-loss gram, whole-image memory; 2.4x faster steps "
+                           "at 512 px on an H200: BENCHMARKS.md), off never", "choice",
+                           choices=("auto", "off", "on"))
 
     # Beyond the paper (docs/beyond.md).
     color: Any = knob("style", "style, luminance, histogram or only (see docs/beyond.md)", "choice",
                       choices=("style", "luminance", "histogram", "only"), with_model=("style", "luminance"))
     masks: Any = knob(None, "per style image, in order: white = where that style goes (repeat)", "masks",
                       flag="--mask", optional=True)
-    scales: Any = knob((), "N sizes coarse to fine, or the long edges, e.g. 512,1024,2048", "sizes")
+    scales: Any = knob((3,), "N sizes coarse to fine (each half the next), or the long edges, e.g. "
+                       "512,1024,2048; 1 = one size", "sizes")
     memory: Any = knob("auto", "auto, full, checkpoint or tiled", "choice",
                        choices=("auto", "full", "checkpoint", "tiled"))
     tile: Any = knob(1024, "tile side in pixels for tiled statistics and optimisation", "whole", lo=64)
@@ -239,7 +248,8 @@ def _derived(v: Mapping[str, Any]) -> dict[str, Any]:
         "content_layers": content,
         "style_layers": style,
         "content_layer_weights": _layer_weights("content_layer_weights", v["content_layer_weights"], content),
-        "style_layer_weights": _layer_weights("style_layer_weights", v["style_layer_weights"], style),
+        "style_layer_weights": _layer_weights("style_layer_weights", v["style_layer_weights"], style,
+                                              layer_width if v["style_layer_weighting"] == "inverse-square" else None),
         "lr": v["lr"] if v["lr"] is not None else DEFAULT_LR[v["optimizer"]],
         "seed": v["seed"],
     }
@@ -252,17 +262,23 @@ def _derived(v: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _layer_weights(name: str, weights: tuple[float, ...] | None, layers: tuple[str, ...]) -> tuple[float, ...]:
-    """Explicit per-layer weights, or equal ones summing to 1 (the paper's w_l = 1/|L|)."""
+def _layer_weights(name: str, weights: tuple[float, ...] | None, layers: tuple[str, ...],
+                   width: Callable[[str], int] | None = None) -> tuple[float, ...]:
+    """Explicit per-layer weights; else, given ``width`` (channels per layer), 1/N^2 summing to 1
+    (the authors' code weights a Gram of N channels so: the shallow layers, whose Grams are small,
+    count as much as the deep ones), or equal ones summing to 1 (the paper's w_l = 1/|L|)."""
     if weights is None:
-        return tuple(1.0 / len(layers) for _ in layers)
+        raw = [1.0 / width(n) ** 2 if width else 1.0 for n in layers]
+        return tuple(w / sum(raw) for w in raw)
     if len(weights) != len(layers):
         raise ImpastoError(f"{flag(name)} needs {len(layers)} values, one per layer, not {len(weights)}")
     return weights
 
 
 def _sizes(scales: tuple[int, ...], final: int) -> tuple[int, ...]:
-    """``--scales N``: N long edges halving down from ``final``; or the long edges themselves."""
+    """``--scales N``: up to N long edges halving down from ``final``, none under MIN_COARSE (a
+    smaller picture holds too little for the deep layers to see: a small output simply gets
+    fewer sizes); or the long edges themselves."""
     if not scales:
         return (final,)
     if len(scales) == 1:
@@ -272,7 +288,8 @@ def _sizes(scales: tuple[int, ...], final: int) -> tuple[int, ...]:
         if MAX_SCALE_COUNT < n < 16:
             raise ImpastoError(f"--scales {n}: give at most {MAX_SCALE_COUNT} scales, or long edges of at least 16 pixels")
         if n <= MAX_SCALE_COUNT:
-            return tuple(sorted({max(16, round(final / 2 ** (n - 1 - i))) for i in range(n)}))
+            halved = {round(final / 2 ** (n - 1 - i)) for i in range(n)}
+            return tuple(sorted({e for e in halved if e >= MIN_COARSE} | {final}))
         return (n,)
     if any(s < 16 for s in scales):
         raise ImpastoError(f"--scales: every long edge must be at least 16 pixels, not {min(scales)}")

@@ -207,7 +207,7 @@ class Run:
                 parts = last[0]
             self.steps_done = i
             yield Step(self, i, parts, x.detach())
-            if stop(i, parts[3]):
+            if stop(i, self.best_loss.clone()):  # the best so far: L-BFGS totals wobble
                 self.stopped_early = True
                 break
         with torch.no_grad():  # the last update has not been scored yet

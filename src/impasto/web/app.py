@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from PIL import Image
 
 from .. import __version__
+from ..errors import ImpastoError
 from ..images.io import save_image
 from .access import Access, Gate, HostCheck
 from .config import INSTANT, QUALITIES, WebConfig
@@ -206,7 +207,10 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         if spec.instant:
             params, total, lane = spec.as_dict(), 1, "instant"  # one pass of a model
         else:  # the options the engine will run with, resolved now (and refused now if they cannot be)
-            engine = to_options(spec, cfg, "auto")
+            try:
+                engine = to_options(spec, cfg, "auto")
+            except ImpastoError as e:
+                raise HTTPException(422, str(e)) from None
             params, total, lane = {**spec.as_dict(), "engine": engine.record()}, total_steps(engine), "paint"
         job_id = secrets.token_urlsafe(24)
         job_files = files.create(job_id)

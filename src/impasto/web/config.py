@@ -46,8 +46,11 @@ class WebConfig:
     max_size: int = 1024
     # Optimiser steps per quality level (and, where the engine has them, scales).
     quality_iterations: dict[str, int] = field(
-        default_factory=lambda: {"fast": 100, "balanced": 300, "best": 600})
-    quality_scales: dict[str, int] = field(default_factory=lambda: {"fast": 1, "balanced": 1, "best": 2})
+        default_factory=lambda: {"fast": 100, "balanced": 500, "best": 1000})
+    quality_scales: dict[str, int] = field(default_factory=lambda: {"fast": 1, "balanced": 3, "best": 3})
+    # The stop rule per quality (None: the engine's default; 0: run every step).
+    quality_stop_eps: dict[str, float | None] = field(
+        default_factory=lambda: {"fast": None, "balanced": None, "best": 0.0})
     # One worker per entry, each owning its device; empty means jobs queue but never run.
     devices: tuple[str, ...] = ("auto",)
     # How often a running job refreshes its live preview (seconds) and how big it is (pixels).

@@ -95,7 +95,10 @@ def check_shape(what: str, width: int, height: int, spec: JobSpec, cfg: WebConfi
     """Refuse, with 422, a photo too narrow to paint at the job's size (a 2000x3 strip): the
     network's deepest layer must still see one position at the job's smallest size. Instant
     jobs are held to the single-size rule, so they can be refined."""
-    o = to_options(replace(spec, quality="balanced") if spec.instant else spec, cfg, "auto")
+    try:
+        o = to_options(replace(spec, quality="balanced") if spec.instant else spec, cfg, "auto")
+    except ImpastoError as e:
+        raise HTTPException(422, str(e)) from None
     need = max(layer_stride(k) for k in o.layers)
     smallest = o.scales[0]
     short = round(min(width, height) * spec.size / max(width, height))
@@ -109,7 +112,8 @@ def check_shape(what: str, width: int, height: int, spec: JobSpec, cfg: WebConfi
 def to_options(spec: JobSpec, cfg: WebConfig, device: str, init: str | None = None) -> Resolved:
     """The engine settings for a job on ``device``: the engine's defaults with the page's four
     controls applied, resolved once (the same door as ``impasto stylize``). ``init``: an image to
-    start from (a refined instant painting) instead of the photo."""
+    start from (a refined instant painting) instead of the photo. An ImpastoError says why they
+    cannot be (the app answers 422 with it; a worker fails the job with it)."""
     base = Options()
     typed: dict[str, object] = dict(
         style_weight=base.style_weight * spec.style_strength,
@@ -122,13 +126,11 @@ def to_options(spec: JobSpec, cfg: WebConfig, device: str, init: str | None = No
         typed["color"] = "luminance"
     if init is not None:
         typed["init"] = init
-    scales = cfg.quality_scales.get(spec.quality, 1)
-    if scales > 1:
-        typed["scales"] = (scales,)  # N sizes, coarse to fine
-    try:
-        return resolve(**typed)
-    except ImpastoError as e:
-        raise HTTPException(422, str(e)) from None
+    typed["scales"] = (cfg.quality_scales.get(spec.quality, 1),)  # N sizes, coarse to fine
+    stop = cfg.quality_stop_eps.get(spec.quality)
+    if stop is not None:
+        typed["stop_eps"] = stop
+    return resolve(**typed)
 
 
 def total_steps(o: Resolved) -> int:

