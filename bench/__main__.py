@@ -33,6 +33,8 @@ from .peers import MATCHED, TOOLS, Spec
 SETTINGS = ("matched", "defaults")
 PRECISIONS = ("auto", "fp32", "bf16", "tf32")
 SPEED_RUNS = "impasto:auto,impasto:fp32,pastiche,neural-style"
+# impasto's schedules on top of a setting: c2f = its default coarse-to-fine sizes and stop rule
+SCHEDULES = {"c2f": ("--scales", "3", "--stop-eps", "0.005")}
 
 
 def specs(text: str, steps: int | None) -> list[Spec]:
@@ -44,10 +46,12 @@ def specs(text: str, steps: int | None) -> list[Spec]:
             raise SystemExit(f"unknown tool {tool!r}; choose from {', '.join(TOOLS)}")
         settings = next((p for p in parts if p in SETTINGS), "matched")
         precision = next((p for p in parts if p in PRECISIONS), "fp32")
-        unknown = [p for p in parts if p not in SETTINGS + PRECISIONS]
+        unknown = [p for p in parts if p not in SETTINGS + PRECISIONS + tuple(SCHEDULES)]
         if unknown:
-            raise SystemExit(f"unknown part {unknown[0]!r} in {item!r}: settings {SETTINGS}, precision {PRECISIONS}")
-        out.append(Spec(tool, settings, steps, precision))
+            raise SystemExit(f"unknown part {unknown[0]!r} in {item!r}: settings {SETTINGS}, precision {PRECISIONS}, "
+                             f"schedule {tuple(SCHEDULES)}")
+        extra = sum((SCHEDULES[p] for p in parts if p in SCHEDULES), ())
+        out.append(Spec(tool, settings, steps, precision, extra))
     return out
 
 

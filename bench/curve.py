@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from .inputs import WORK, Inputs
 from .peers import MATCHED, Spec, precision_of, quiet_run
 from .record import describe, machine
@@ -27,8 +29,13 @@ def curve(spec: Spec, inputs: Inputs, every: int, judge: Yardstick) -> dict:
     o = quiet_run(spec, inputs, WORK / "runs" / f"curve-{inputs.size}" / spec.label.replace(" ", "_"), every)
     points = []
     for step, (secs, path) in sorted(o.snapshots.items()):
+        with Image.open(path) as im:
+            if im.size != judge.size:  # a coarser size of a coarse-to-fine run: not the same problem
+                continue
         points.append({"step": step, "seconds": secs, **judge.score(path)})
     final = judge.score(o.final[1])
+    if not points or points[-1]["seconds"] < o.final[0]:  # the written image is a point too
+        points.append({"step": "end", "seconds": o.final[0], **final})
     print(f"  {spec.label}: {o.wall:.1f} s (contention {o.contention:.0%}), final matched {final['matched']:.4g}, "
           f"content error {final['content_error']:.3f}, style error {final['style_error']:.3f}", file=sys.stderr)
     return {"spec": vars(spec), "precision": precision_of(spec), "machine": machine(), "command": o.command,
@@ -58,7 +65,7 @@ def summary(runs: dict[str, dict], reference: str) -> str:
         both = reach(pts, lambda p: p["content_error"] <= ref["content_error"] and p["style_error"] <= ref["style_error"])
         at = lambda p: "never" if p is None else f"{p['seconds']:.1f} s (step {p['step']})"  # noqa: E731
         then = lambda p: "" if p is None else f" ({p['content_error']:.3f})"  # noqa: E731
-        steps = max(p["step"] for p in pts) if pts else "-"
+        steps = max((p["step"] for p in pts if isinstance(p["step"], int)), default="-")
         lines.append(f"| {label} | {r['precision']} | {steps} | {r['wall']:.1f} | {r['contention']:.0%} | {f['matched']:.4g} "
                      f"| {f['content_error']:.3f} | {f['style_error']:.3f} | {at(m)} "
                      f"| {at(style)}{then(style)} | {at(both)} |")

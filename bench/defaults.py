@@ -35,6 +35,21 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "look-s3-fixed": (*LOOK, "--scales", "3", "--iterations", "500", "--stop-eps", "0"),
     "look-s3-stop": (*LOOK, "--scales", "3", "--iterations", "500", "--stop-eps", "0.01", "--stop-window", "10"),
     "look-s3-200": (*LOOK, "--scales", "3", "--iterations", "200", "--stop-eps", "0"),
+    "single-stop": ("--scales", "1"),
+    "sw1.3e4": ("--style-weight", "1.3e4"),
+    "sw1e4": ("--style-weight", "1e4"),
+    "sw1.3e4-single-stop": ("--style-weight", "1.3e4", "--scales", "1"),
+    "sw2.75e4": ("--style-weight", "2.75e4"),
+    "noise": ("--init", "noise"),
+    "noise-sw1.3e4": ("--init", "noise", "--style-weight", "1.3e4"),
+    "eps0.005": ("--stop-eps", "0.005"),
+    # impasto's defaults before this look (the paper's pooling and equal weights, beta 1e3, one size, 500 steps)
+    "old-defaults": ("--pooling", "avg", "--style-layer-weighting", "equal", "--style-weight", "1e3",
+                     "--scales", "1", "--stop-eps", "0", "--iterations", "500"),
+    # the same on the CVPR 2016 paper's normalised network
+    "old-defaults-normalized": ("--weights", "caffe-normalized", "--pooling", "avg", "--style-layer-weighting",
+                                "equal", "--style-weight", "1e3", "--scales", "1", "--stop-eps", "0",
+                                "--iterations", "500"),
 }
 
 
@@ -68,6 +83,21 @@ def cmd_defaults(a: argparse.Namespace) -> None:
                 record.save(name, data)
     if a.sheet:
         sheet(data, a.sheet)
+    print(table(data))
+
+
+def table(data: dict) -> str:
+    """The results as Markdown: per pair, every run's time, steps and yardstick errors."""
+    lines = [f"{data['size']} px; {record.describe(record.machine())}", "",
+             "| photo x painting | run | whole run (s) | contention | steps | content error | style error |",
+             "|---|---|---|---|---|---|---|"]
+    for key, pair in data["pairs"].items():
+        p = pair["photo"]
+        lines.append(f"| {key} | the photo itself | - | - | - | {p['content_error']:.3f} | {p['style_error']:.3f} |")
+        for label, r in pair["runs"].items():
+            lines.append(f"| {key} | {label} | {r['wall']:.1f} | {r['contention']:.0%} | {r['steps'] or '-'} "
+                         f"| {r['content_error']:.3f} | {r['style_error']:.3f} |")
+    return "\n".join(lines)
 
 
 def sheet(data: dict, out: Path, tools: tuple[str, ...] = ("impasto", "neural-style", "pastiche")) -> None:

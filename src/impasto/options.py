@@ -89,7 +89,7 @@ class Options:
     lr: Any = knob(None, "step size (default: L-BFGS 1; Adam 2 and SGD 0.1, in pixel levels)", "number",
                    strict=True, optional=True)
     iterations: Any = knob(500, "optimiser steps (at the coarsest size with --scales)", "whole", lo=1)
-    stop_eps: Any = knob(0.01, "stop a size when its best loss improved by less than this fraction over "
+    stop_eps: Any = knob(0.005, "stop a size when its best loss improved by less than this fraction over "
                          "the last --stop-window steps (0 = never)", "number")
     stop_window: Any = knob(10, "... over this many steps", "whole", lo=1)
     init: Any = knob("content", "noise, content, style, or an image path", "text")
