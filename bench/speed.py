@@ -14,7 +14,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from .inputs import WORK, Inputs
 from .peers import Outcome, Spec, precision_of, quiet_run, run

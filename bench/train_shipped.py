@@ -48,9 +48,10 @@ UNSEEN = ("3096.jpg", "42049.jpg")  # BSDS500 val photos: never trained on
 # Johnson's network at Johnson's crop size; the style image at 512 px so that its brush strokes
 # come out about twice as large as at 256 px, which suits a 1024 px output. The recipe (bounded
 # output, rate 1e-3, warm-up, the engine's weights) is TrainOptions' default, set from the CPU
-# study in docs/fast.md ("The training recipe"). The step budget: 2.68 TFLOP a step for the four
-# styles (counted by the rehearsal), 8000 steps = 21 PFLOP, 143 s at 150 TFLOP/s; the 450 s
-# guard stops it early, models written, if the GPU reaches less than a third of that.
+# study in docs/fast.md. The step budget: 2.68 TFLOP a step for the four styles (counted by the
+# rehearsal), 8000 steps = 21 PFLOP, 143 s at the assumed 150 TFLOP/s. Measured on an H200: 91.6 ms
+# a step (29 TFLOP/s: the narrow layers are memory-bound), so 8000 steps need about 12 minutes;
+# the --budget guard stops earlier, models written (the shipped ones: 1542 steps in 150 s).
 GPU = dict(width=32, blocks=5, crop=256, batch=4, style_size=512, steps=8000, precision="bf16", log_every=200,
            preview_every=0, checkpoint_every=0)
 # The rehearsal: the same network and code, tiny crops and a handful of steps.
@@ -115,14 +116,15 @@ def preview_sheet(models: dict, photos: list[Path], out: Path, side: int = 320) 
 
     imgs = [fit_long_edge(load_image(p), side) for p in photos]
     w, h = max(i.width for i in imgs), max(i.height for i in imgs)
-    sheet = Image.new("RGB", (w * (1 + len(imgs)), h * (1 + len(models))), "white")
+    label = 100  # the style names' column
+    sheet = Image.new("RGB", (label + w * len(imgs), h * (1 + len(models))), "white")
     for c, img in enumerate(imgs):
-        sheet.paste(img, ((c + 1) * w, 0))
+        sheet.paste(img, (label + c * w, 0))
     draw = ImageDraw.Draw(sheet)
     for r, (name, model) in enumerate(models.items(), 1):
         draw.text((4, r * h + 4), name, fill="black")
         for c, painted in enumerate(stylize_tensors(model, [to_tensor(i) for i in imgs])):
-            sheet.paste(painted, ((c + 1) * w, r * h))
+            sheet.paste(painted, (label + c * w, r * h))
     sheet.save(out, quality=88)
 
 

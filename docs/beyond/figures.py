@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from impasto import Options, prepare, resolve
 from impasto.features.network import load_network
-from impasto.grid import _font, _inset, render_grid
+from impasto.grid import _font, render_grid
 from impasto.images.io import fit_long_edge, load_image, save_image
 
 torch.set_num_threads(1)

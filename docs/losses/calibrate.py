@@ -33,7 +33,7 @@ for photo in photos:
     for painting in paintings:
         pull = {}
         for loss in ("gram", "w2", "sliced"):
-            run = impasto.prepare(photo, painting, max_long_edge=size, iterations=1, style_loss=loss,
+            run = impasto.prepare(photo, painting, max_long_edge=size, iterations=1, style_loss=loss, scales=(1,),
                                   content_weight=0.0, tv_weight=0.0, precision="fp32", network=net).run
             x = run.x0.clone().requires_grad_(True)
             run.objective(x)[1].backward()  # the unweighted style term

@@ -35,7 +35,6 @@ class Flow:
 
     def between(self, prev: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(map_x, map_y, trust) that warp an image aligned with ``prev`` onto ``cur``."""
-        cv2 = self.cv2
         flow = self.dis.calc(_gray(cur), _gray(prev), None)
         h, w = flow.shape[:2]
         gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
