@@ -68,9 +68,10 @@ class StopRule:
         self.totals: list[torch.Tensor] = []
 
     def __call__(self, step: int, total: torch.Tensor) -> bool:
+        """``total``: the run's best loss so far, a tensor it updates in place (kept as a copy)."""
         if self.eps <= 0:
             return False
-        self.totals.append(total)
+        self.totals.append(total.clone())
         if len(self.totals) <= self.window:
             return False
         old = self.totals.pop(0)
@@ -207,7 +208,7 @@ class Run:
                 parts = last[0]
             self.steps_done = i
             yield Step(self, i, parts, x.detach())
-            if stop(i, self.best_loss.clone()):  # the best so far: L-BFGS totals wobble
+            if stop(i, self.best_loss):  # the best so far: L-BFGS totals wobble
                 self.stopped_early = True
                 break
         with torch.no_grad():  # the last update has not been scored yet
