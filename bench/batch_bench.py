@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "images"
 RESULTS = ROOT / "bench" / "results"
-WEIGHTS = (1e2, 1e3, 1e4)
+WEIGHTS = (6e7, 1.2e8, 2.4e8)  # half, once and twice the default beta
 
 
 def cpu_model() -> str:

@@ -21,31 +21,28 @@ from .peers import Spec, run
 from .yardstick import Yardstick
 
 BSDS_VAL = ROOT.parent / "shared" / "datasets" / "bsds500" / "val"
+BSDS_TRAIN = BSDS_VAL.with_name("train")
 PAINTINGS = ROOT.parent / "shared" / "images" / "style"
 # Unseen photos (BSDS500 val: no tool was tuned on them) and two paintings.
 PAIRS = ((BSDS_VAL / "102061.jpg", PAINTINGS / "starry_night.jpg"), (BSDS_VAL / "126007.jpg", PAINTINGS / "the_scream.jpg"))
-# impasto variants: flags on top of its defaults ("defaults" adds none).
-LOOK = ("--pooling", "max", "--style-layer-weights", "0.74419,0.18605,0.04651,0.01163,0.01163",
-        "--style-weight", "1.93e4")  # the candidate look (1/N^2 layer weights)
+# Candidates are chosen on other photos and paintings (BSDS500 train), then checked on PAIRS.
+TUNE_PAIRS = ((BSDS_TRAIN / "100075.jpg", PAINTINGS / "shipwreck.jpg"),
+              (BSDS_TRAIN / "100098.jpg", PAINTINGS / "picasso_selfport1907.jpg"))
+# impasto variants: flags on top of its defaults ("defaults" adds none); any other text is taken
+# as flags of its own, e.g. "--style-weight 1e8 --scales 1".
+RAW = ("--weights", "caffe", "--style-weight", "1.93e4")
 VARIANTS: dict[str, tuple[str, ...]] = {
     "defaults": (),
-    "single500": ("--scales", "1", "--iterations", "500", "--stop-eps", "0"),
-    "scales3-fixed": ("--scales", "3", "--iterations", "500", "--stop-eps", "0"),
-    "look-single500": (*LOOK, "--scales", "1", "--iterations", "500", "--stop-eps", "0"),
-    "look-s3-fixed": (*LOOK, "--scales", "3", "--iterations", "500", "--stop-eps", "0"),
-    "look-s3-stop": (*LOOK, "--scales", "3", "--iterations", "500", "--stop-eps", "0.01", "--stop-window", "10"),
-    "look-s3-200": (*LOOK, "--scales", "3", "--iterations", "200", "--stop-eps", "0"),
+    "fixed500": ("--iterations", "500", "--stop-eps", "0"),  # the same settings, no stop rule
+    "single500": ("--scales", "1", "--iterations", "500", "--stop-eps", "0"),  # the same look at one size
     "single-stop": ("--scales", "1"),
-    "sw1.3e4": ("--style-weight", "1.3e4"),
-    "sw1e4": ("--style-weight", "1e4"),
-    "sw1.3e4-single-stop": ("--style-weight", "1.3e4", "--scales", "1"),
-    "sw2.75e4": ("--style-weight", "2.75e4"),
-    "noise": ("--init", "noise"),
-    "noise-sw1.3e4": ("--init", "noise", "--style-weight", "1.3e4"),
-    "eps0.005": ("--stop-eps", "0.005"),
-    # impasto's defaults before this look (the paper's pooling and equal weights, beta 1e3, one size, 500 steps)
-    "old-defaults": ("--pooling", "avg", "--style-layer-weighting", "equal", "--style-weight", "1e3",
-                     "--scales", "1", "--stop-eps", "0", "--iterations", "500"),
+    "scales3": ("--scales", "3"),
+    # the defaults of commit fe29c87: this look on the raw Caffe network, three sizes
+    "previous-defaults": (*RAW, "--scales", "3"),
+    "previous-defaults-fixed500": (*RAW, "--scales", "3", "--iterations", "500", "--stop-eps", "0"),
+    # impasto's defaults before that (the paper's pooling and equal weights, beta 1e3, one size, 500 steps)
+    "old-defaults": ("--weights", "caffe", "--pooling", "avg", "--style-layer-weighting", "equal", "--style-weight",
+                     "1e3", "--scales", "1", "--stop-eps", "0", "--iterations", "500"),
     # the same on the CVPR 2016 paper's normalised network
     "old-defaults-normalized": ("--weights", "caffe-normalized", "--pooling", "avg", "--style-layer-weighting",
                                 "equal", "--style-weight", "1e3", "--scales", "1", "--stop-eps", "0",
@@ -55,14 +52,15 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 
 def spec(tool: str, variant: str, log: Path) -> Spec:
     if tool == "impasto":  # its step log counts the steps a stop rule left it
-        return Spec("impasto", "defaults", None, "auto", (*VARIANTS[variant], "--log-json", str(log)))
+        flags = VARIANTS[variant] if variant in VARIANTS else tuple(variant.split())
+        return Spec("impasto", "defaults", None, "auto", (*flags, "--log-json", str(log)))
     return Spec(tool, "defaults", None, "fp32")
 
 
 def cmd_defaults(a: argparse.Namespace) -> None:
-    name = f"defaults-{a.size}"
+    name = f"defaults-{a.size}" + ("-tune" if a.tune else "")
     data = record.load(name) or {"size": a.size, "pairs": {}}
-    for photo, painting in PAIRS[: a.pairs]:
+    for photo, painting in (TUNE_PAIRS if a.tune else PAIRS)[: a.pairs]:
         inputs = prepare(a.size, photo, painting)
         judge = Yardstick(inputs.content, inputs.style)
         key = f"{photo.stem} x {painting.stem}"
@@ -70,7 +68,8 @@ def cmd_defaults(a: argparse.Namespace) -> None:
                                               "runs": {}})
         for tool in a.runs.split(","):
             for variant in (a.variant.split(",") if tool == "impasto" else ["defaults"]):
-                folder = WORK / "defaults" / f"{a.size}-{photo.stem}-{tool}-{variant}"
+                slug = variant.replace(" ", "").replace("--", "_")
+                folder = WORK / "defaults" / f"{a.size}-{photo.stem}-{tool}-{slug}"
                 log = folder.with_name(folder.name + ".jsonl")
                 o = run(spec(tool, variant, log), inputs, folder, 10**6)
                 label = tool if variant == "defaults" else f"{tool} {variant}"
@@ -129,7 +128,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("defaults", help="every tool's defaults on unseen photos; impasto's candidates")
     s.add_argument("--size", type=int, default=256)
     s.add_argument("--runs", default="impasto,neural-style,pastiche")
-    s.add_argument("--variant", default="defaults", help=f"impasto's, comma-separated: {', '.join(VARIANTS)}")
+    s.add_argument("--variant", default="defaults", help=f"impasto's, comma-separated: {', '.join(VARIANTS)}, "
+                   "or flags of its own (e.g. '--stop-eps 0')")
     s.add_argument("--pairs", type=int, default=len(PAIRS))
     s.add_argument("--sheet", type=Path)
+    s.add_argument("--tune", action="store_true", help="the photos and paintings candidates are chosen on")
     s.set_defaults(func=cmd_defaults)

@@ -49,6 +49,7 @@ SHIMS = Path(__file__).resolve().parent / "shims"  # torchvision stand-in, neura
 TOOLS = ("impasto", "pastiche", "neural-style")
 CHANNELS = (64, 128, 256, 512, 512)
 MATCHED = dict(  # pastiche's default loss in impasto's units (see the module docstring)
+    weights="caffe",
     pooling="max",
     content_layers=("relu4_2",),
     style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),

@@ -112,8 +112,10 @@ def test_ctrl_c_writes_best_image_and_exits_130(small, tmp_path):
     log = tmp_path / "log.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "impasto", "stylize", *map(str, small), "-o", str(out), "--max-long-edge", "64",
-         "--iterations", "100000", "--quiet", "--log-json", str(log)],
+         "--iterations", "100000", "--stop-eps", "0", "--quiet", "--log-json", str(log)],
         stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a suite started in the background inherits SIGINT ignored, and Python keeps it so
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:

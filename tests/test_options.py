@@ -41,7 +41,7 @@ def test_every_option_has_a_flag_whose_help_shows_its_default():
     for name, k in knobs().items():
         flag = k.flag or "--" + name.replace("_", "-")
         assert flag in text, flag
-    assert "(default: 19300)" in text and "(default: relu4_2)" in text
+    assert "1.2e+08 on caffe-normalized" in text and "(default: relu4_2)" in text
 
 
 def test_resolved_once_and_then_used_as_is(tmp_path):
@@ -97,3 +97,21 @@ def test_unknown_options_and_bad_values_are_one_line_errors():
         resolve(style_loss="wasserstein")
     with pytest.raises(ImpastoError, match="VGG-19 only"):
         resolve(Options(arch="vgg16"))
+
+
+def test_the_default_beta_and_loss_strength_follow_the_network():
+    """The default look's beta is per network (a normalised network's Grams are in other units);
+    whatever keeps its meaning across a change of the default pins the raw network."""
+    from impasto.fast.options import TrainOptions
+    from impasto.losses.objective import make_style_loss
+    from impasto.presets import GRID_DEFAULTS
+
+    default, raw = resolve(), resolve(weights="caffe")
+    assert default.weights == "caffe-normalized" and default.style_weight == 1.2e8
+    assert raw.style_weight == 1.93e4 and resolve(weights="caffe", style_weight=5.0).style_weight == 5.0
+    w2, w2_raw = make_style_loss(resolve(style_loss="w2")), make_style_loss(resolve(style_loss="w2", weights="caffe"))
+    assert w2_raw.SCALE / w2.SCALE > 1e4  # the same --style-weight pulls alike with gram and w2 on each
+    assert make_style_loss(resolve(style_loss="sliced", weights="caffe")).SCALE == 4.1e7
+    assert resolve(Options(**GRID_DEFAULTS)).weights == "caffe"
+    assert TrainOptions().loss_options().weights == "caffe"
+    assert all(resolve(preset=p).weights != "caffe-normalized" for p in ("gatys", "keras-vgg16", "tf-adam", "tds", "mxnet"))

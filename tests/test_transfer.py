@@ -3,7 +3,7 @@ import torch
 from PIL import Image
 
 import impasto
-from impasto import ImpastoError, Options, prepare, stylize, stylize_iter
+from impasto import ImpastoError, Options, prepare, resolve, stylize, stylize_iter
 from impasto.images.io import load_image, to_tensor
 from impasto.losses.style import gram
 from impasto.presets import PRESETS
@@ -155,7 +155,7 @@ def test_precision_picks_the_layout_the_network_and_inputs_use(small):
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam", "sgd"])
 def test_image_stays_inside_the_pixel_box(small, optimizer, device):
     """Projected steps: what is optimised is what gets written (no drift past black and white)."""
-    run = prepare(*small, optimizer=optimizer, style_weight=1e6, device=device, **FAST)
+    run = prepare(*small, optimizer=optimizer, style_weight=50 * resolve().style_weight, device=device, **FAST)
     for _ in run:
         pass
     rgb = run.network.preprocess.from_net(run.run.best_x.float())

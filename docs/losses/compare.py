@@ -64,7 +64,7 @@ def score(net, out: Image.Image, photo: Image.Image, painting: Image.Image, dirs
 
 def main() -> None:
     size, steps = int(sys.argv[1]), int(sys.argv[2])
-    net = load_network(impasto.resolve(precision="fp32", pooling="max"))  # the network as trained: no loss here uses it
+    net = load_network(impasto.resolve(weights="caffe", precision="fp32", pooling="max"))  # the network as trained: no loss here uses it
     g = torch.Generator().manual_seed(1234)
     dirs = {}
     for k in LAYERS:

@@ -23,7 +23,7 @@ OUT = Path(__file__).resolve().parents[2] / "src" / "impasto" / "data" / "vgg19_
 
 torch.set_num_threads(2)
 photos = sorted(Path(sys.argv[1]).glob("*.jpg"))
-net = load_network(resolve(pooling="max", precision="fp32"), layers=("relu5_4",))
+net = load_network(resolve(weights="caffe", pooling="max", precision="fp32"), layers=("relu5_4",))
 relus = ["relu" + name[4:] for name in conv_names("vgg19")]
 sums = {k: torch.zeros(net.net.convs["conv" + k[4:]].out_channels) for k in relus}
 with torch.no_grad():

@@ -1,7 +1,7 @@
 """impasto: neural style transfer after Gatys, Ecker & Bethge, with the controls users expect.
 
     import impasto
-    img = impasto.stylize("photo.jpg", "painting.jpg", style_weight=3e3)
+    img = impasto.stylize("photo.jpg", "painting.jpg", style_weight=3e8)
     for step in impasto.prepare("photo.jpg", "painting.jpg", iterations=200): ...
 
 The engine (and with it torch) is imported on first use of one of its names, so that

@@ -7,9 +7,10 @@ coarse-to-fine run). The engine takes only a ``Resolved`` and never checks again
 its flags, their defaults and their help from the field table below, so a default lives here
 and nowhere else.
 
-Defaults follow Gatys et al. where the paper is clear (VGG-19, Caffe weights, average pooling,
-conv4_2 content, conv1_1..conv5_1 style with equal weights, alpha/beta = 1e-3, L-BFGS) and were
-chosen by measurement where it is not (content init, iteration count; see BENCHMARKS.md).
+Defaults follow Gatys et al. (the Caffe VGG-19 normalised as in their CVPR 2016 paper, conv4_2
+content, conv1_1..conv5_1 style, L-BFGS), their code's 1/N^2 style layer weights, and measurements
+where neither settles it (max pooling, beta, the photo as start, coarse to fine, the stop rule:
+BENCHMARKS.md, "The default look").
 
 Pure Python on purpose: ``impasto --help`` and argument errors answer without importing torch.
 """
@@ -29,6 +30,16 @@ from .presets import PRESETS
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 2.0, "sgd": 0.1}
 MAX_SCALE_COUNT = 8  # --scales N with N up to this; larger single values are long edges
 MIN_COARSE = 64  # --scales N makes no size with a shorter long edge
+# The default look's beta for its 1/N^2 layer weights and max pooling, per network (measured:
+# BENCHMARKS.md, "The default look"). A normalised network's Grams are in other units than the
+# raw one's, so one number cannot serve both; torchvision's and a user's file get the raw one's.
+DEFAULT_BETA = {"caffe-normalized": 1.2e8}
+DEFAULT_BETA_OTHER = 1.93e4
+
+
+def default_style_weight(weights: str) -> float:
+    """The beta a run on ``weights`` gets when the user gives none."""
+    return DEFAULT_BETA.get(weights, DEFAULT_BETA_OTHER)
 
 
 @dataclass(frozen=True)
@@ -54,8 +65,9 @@ def knob(default: Any, help: str, kind: str, **kw: Any) -> Any:
 class Options:
     # The network and its weights.
     arch: Any = knob("vgg19", "the network", "choice", choices=tuple(ARCHS))
-    weights: Any = knob("caffe", "caffe (the paper's VGG-19), caffe-normalized (the same, each filter's mean "
-                        "activation scaled to one as in the CVPR 2016 paper), torchvision, or a .pth file", "text")
+    weights: Any = knob("caffe-normalized", "caffe-normalized (the paper's VGG-19 with each filter's mean "
+                        "activation scaled to one, as in the CVPR 2016 paper), caffe (the same as trained), "
+                        "torchvision, or a .pth file", "text")
     preprocess: Any = knob(None, "for a weights file: caffe or torchvision (default: guessed from its keys)",
                            "choice", choices=("caffe", "torchvision"), optional=True)
     pooling: Any = knob("max", "max (the network as trained) or avg (the paper's choice; --preset gatys)",
@@ -79,8 +91,9 @@ class Options:
 
     # alpha, beta and the smoother.
     content_weight: Any = knob(1.0, "alpha", "number")
-    style_weight: Any = knob(1.93e4, "beta (the default balances the default layer weights: BENCHMARKS.md, "
-                             "'The default look'; the paper's 1e3 goes with equal ones)", "number")
+    style_weight: Any = knob(None, f"beta (default: the default look's, per network: "
+                             f"{DEFAULT_BETA['caffe-normalized']:.3g} on caffe-normalized, {DEFAULT_BETA_OTHER:.3g} "
+                             "on the others; BENCHMARKS.md, 'The default look')", "number", optional=True)
     tv_weight: Any = knob(1e-3, "total-variation weight", "number")
     tv_beta: Any = knob(2.0, "total-variation exponent", "number", strict=True)
 
@@ -119,7 +132,7 @@ class Options:
                       choices=("style", "luminance", "histogram", "only"), with_model=("style", "luminance"))
     masks: Any = knob(None, "per style image, in order: white = where that style goes (repeat)", "masks",
                       flag="--mask", optional=True)
-    scales: Any = knob((3,), "N sizes coarse to fine (each half the next), or the long edges, e.g. "
+    scales: Any = knob((2,), "N sizes coarse to fine (each half the next), or the long edges, e.g. "
                        "512,1024,2048; 1 = one size", "sizes")
     memory: Any = knob("auto", "auto, full, checkpoint or tiled", "choice",
                        choices=("auto", "full", "checkpoint", "tiled"))
@@ -240,7 +253,8 @@ def _derived(v: Mapping[str, Any]) -> dict[str, Any]:
         raise ImpastoError("the Caffe weights are VGG-19 only; use --weights torchvision or a file for vgg16")
     if not v["content_layers"] and v["content_weight"] > 0:
         raise ImpastoError("no content layers given")
-    if not v["style_layers"] and v["style_weight"] > 0:
+    beta = v["style_weight"] if v["style_weight"] is not None else default_style_weight(str(v["weights"]))
+    if not v["style_layers"] and beta > 0:
         raise ImpastoError("no style layers given")
     content = tuple(canonical_layer(n, arch) for n in v["content_layers"])
     style = tuple(canonical_layer(n, arch) for n in v["style_layers"])
@@ -250,6 +264,7 @@ def _derived(v: Mapping[str, Any]) -> dict[str, Any]:
         "content_layer_weights": _layer_weights("content_layer_weights", v["content_layer_weights"], content),
         "style_layer_weights": _layer_weights("style_layer_weights", v["style_layer_weights"], style,
                                               layer_width if v["style_layer_weighting"] == "inverse-square" else None),
+        "style_weight": beta,
         "lr": v["lr"] if v["lr"] is not None else DEFAULT_LR[v["optimizer"]],
         "seed": v["seed"],
     }

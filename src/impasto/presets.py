@@ -68,6 +68,7 @@ PRESETS: dict[str, dict[str, object]] = {
     ),
 }
 
-# The base of `impasto grid`: the paper's figures, so the paper's pooling and equal layer weights
-# (its alpha/beta ratios mean what they say only with those); many runs, so each smaller and shorter.
-GRID_DEFAULTS: dict[str, object] = dict(PINNED, pooling="avg", max_long_edge=256, iterations=200)
+# The base of `impasto grid`: the paper's figures, so the raw Caffe network, the paper's pooling and
+# equal layer weights (its alpha/beta ratios mean what they say only with those); many runs, so
+# each smaller and shorter.
+GRID_DEFAULTS: dict[str, object] = dict(PINNED, weights="caffe", pooling="avg", max_long_edge=256, iterations=200)

@@ -1,7 +1,7 @@
 """``impasto batch``: many pictures, one network load per worker, here or on a Ray cluster.
 
     impasto batch jobs.csv                                   # a manifest: one job per line
-    impasto batch --content photos/ --style a.jpg --style b.jpg -o out/ --style-weight 1e2,1e3
+    impasto batch --content photos/ --style a.jpg --style b.jpg -o out/ --style-weight 6e7,1.2e8
     impasto batch jobs.jsonl --ray auto                      # the same jobs on a Ray cluster
 
 The whole batch is planned and checked first (files, options, outputs): a mistake anywhere is

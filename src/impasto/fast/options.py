@@ -107,12 +107,12 @@ class TrainOptions:
         return NetSize(self.width, self.blocks, self.skip, self.bounded and not self.skip).validated()
 
     def loss_options(self) -> Resolved:
-        """The engine options of the loss: these weights, device and precision, with average pooling
-        and equal style layer weights, the loss every shipped model was trained with (its weights
-        are balanced for those, not for the engine's default look)."""
+        """The engine options of the loss: these weights, device and precision, with the raw Caffe
+        network, average pooling and equal style layer weights, the loss every shipped model was
+        trained with (its weights are balanced for those, not for the engine's default look)."""
         return resolve(content_weight=self.content_weight, style_weight=self.style_weight,
                        tv_weight=self.tv_weight, device=self.device, precision=self.precision,
-                       pooling="avg", style_layer_weighting="equal", scales=(1,))
+                       weights="caffe", pooling="avg", style_layer_weighting="equal", scales=(1,))
 
     def record(self) -> dict:
         return dataclasses.asdict(self)

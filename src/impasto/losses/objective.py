@@ -51,7 +51,13 @@ def resolve_memory(o: Resolved, pixels: int) -> str:
 
 
 def make_style_loss(o: Resolved) -> StyleLoss:
-    return STYLE_LOSSES[o.style_loss]()
+    """The loss for ``o``, its strength set for ``o``'s network: a Gram grows as the features'
+    fourth power and W2 as their square, so how the two compare depends on the network's units."""
+    loss = STYLE_LOSSES[o.style_loss]()
+    scales = getattr(loss, "SCALES", None)
+    if scales:
+        loss.SCALE = scales.get(o.weights, scales["caffe"])
+    return loss
 
 
 @dataclass

@@ -29,9 +29,10 @@ Three losses:
 ``w2`` and ``sliced`` are divided by the channel count and multiplied by a constant measured
 so that, at the photo (the default start), their gradient is as strong as the Gram loss's
 (``SCALE``: the geometric mean over two photos and four paintings at 256 px with the default
-options, within a factor of 1.6 either way; ``docs/losses/calibrate.py``): one ``--style-weight``
-means about the same with each loss. The ratio depends on the layer weights: with equal ones
-(the presets) the same constants make w2 and sliced several times stronger than Gram.
+options, within a factor of 1.7 either way; ``docs/losses/calibrate.py``), one per network
+(``SCALES``; the raw network's serves torchvision's and files): one ``--style-weight`` means about
+the same with each loss. The ratio depends on the layer weights: with equal ones (the presets)
+the same constants make w2 and sliced several times stronger than Gram.
 """
 
 from __future__ import annotations
@@ -164,7 +165,8 @@ class W2Loss:
     """W2^2 between N(mu, S) and N(mu_t, S_t): |mu - mu_t|^2 + tr S + tr S_t - 2 tr (S_t^1/2 S S_t^1/2)^1/2."""
 
     name = "w2"
-    SCALE = 8.6e4
+    SCALES = {"caffe-normalized": 0.84, "caffe": 8.6e4}  # per network; "caffe" also for the others
+    SCALE = SCALES["caffe-normalized"]
     RIDGE = 1e-2  # added to both covariances, times the painting's mean variance (see compare)
 
     def begin(self, generator: torch.Generator) -> None:
@@ -215,7 +217,8 @@ class SlicedLoss:
     """Mean over random directions of the 1D W2^2 between the projected features' distributions."""
 
     name = "sliced"
-    SCALE = 4.1e7
+    SCALES = {"caffe-normalized": 108.0, "caffe": 4.1e7}
+    SCALE = SCALES["caffe-normalized"]
 
     def __init__(self) -> None:
         self.directions: dict[int, torch.Tensor] = {}  # per channel count, for this evaluation

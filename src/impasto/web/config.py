@@ -47,7 +47,7 @@ class WebConfig:
     # Optimiser steps per quality level (and, where the engine has them, scales).
     quality_iterations: dict[str, int] = field(
         default_factory=lambda: {"fast": 100, "balanced": 500, "best": 1000})
-    quality_scales: dict[str, int] = field(default_factory=lambda: {"fast": 1, "balanced": 3, "best": 3})
+    quality_scales: dict[str, int] = field(default_factory=lambda: {"fast": 1, "balanced": 2, "best": 2})
     # The stop rule per quality (None: the engine's default; 0: run every step).
     quality_stop_eps: dict[str, float | None] = field(
         default_factory=lambda: {"fast": None, "balanced": None, "best": 0.0})

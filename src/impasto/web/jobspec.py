@@ -23,7 +23,7 @@ from fastapi import HTTPException
 
 from ..errors import ImpastoError
 from ..features.layers import layer_stride
-from ..options import Options, Resolved, resolve
+from ..options import Options, Resolved, default_style_weight, resolve
 from .config import INSTANT, QUALITIES, WebConfig
 from .gallery import BY_ID
 
@@ -116,7 +116,7 @@ def to_options(spec: JobSpec, cfg: WebConfig, device: str, init: str | None = No
     cannot be (the app answers 422 with it; a worker fails the job with it)."""
     base = Options()
     typed: dict[str, object] = dict(
-        style_weight=base.style_weight * spec.style_strength,
+        style_weight=default_style_weight(base.weights) * spec.style_strength,
         max_long_edge=spec.size,
         iterations=cfg.quality_iterations[spec.quality],
         max_pixels=max(cfg.max_pixels, base.max_pixels),
