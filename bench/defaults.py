@@ -71,18 +71,36 @@ def cmd_defaults(a: argparse.Namespace) -> None:
                 slug = variant.replace(" ", "").replace("--", "_")
                 folder = WORK / "defaults" / f"{a.size}-{photo.stem}-{tool}-{slug}"
                 log = folder.with_name(folder.name + ".jsonl")
-                o = run(spec(tool, variant, log), inputs, folder, 10**6)
+                o = run(spec(tool, variant, log), inputs, folder, a.every or 10**6)
                 label = tool if variant == "defaults" else f"{tool} {variant}"
                 score = judge.score(o.final[1])
                 steps = len(log.read_text().splitlines()) if tool == "impasto" else None
                 pair["runs"][label] = {"command": o.command, "wall": o.wall, "contention": o.contention,
                                        "steps": steps, "output": str(o.final[1]), **score}
+                if a.every:  # how soon the picture was done: every snapshot at the final size, scored
+                    pair["runs"][label]["trajectory"] = trajectory(judge, o.snapshots)
                 print(f"  {key} {label}: {o.wall:.1f} s, content {score['content_error']:.3f}, "
                       f"style {score['style_error']:.3f}" + (f", {steps} steps" if steps else ""), file=sys.stderr)
                 record.save(name, data)
     if a.sheet:
         sheet(data, a.sheet)
     print(table(data))
+
+
+def trajectory(judge: Yardstick, snapshots: dict[int, tuple[float, Path]]) -> list[dict]:
+    """Step, seconds and yardstick errors of each snapshot at the output's size (a coarse size's
+    snapshots are smaller and are skipped)."""
+    from PIL import Image
+
+    rows = []
+    for step, (secs, f) in sorted(snapshots.items()):
+        with Image.open(f) as im:
+            if im.size != judge.size:
+                continue
+        s = judge.score(f)
+        rows.append({"step": step, "seconds": secs, "content_error": s["content_error"],
+                     "style_error": s["style_error"]})
+    return rows
 
 
 def table(data: dict) -> str:
@@ -133,4 +151,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--pairs", type=int, default=len(PAIRS))
     s.add_argument("--sheet", type=Path)
     s.add_argument("--tune", action="store_true", help="the photos and paintings candidates are chosen on")
+    s.add_argument("--every", type=int, default=0, help="impasto: keep and score an image every N steps")
     s.set_defaults(func=cmd_defaults)
