@@ -20,7 +20,8 @@ keeps what it measured:
            (and tf32), plain and graphed;
 ``video``  ``impasto video`` on the car clip scaled to 1080p (fps with and without flicker
            smoothing), and the painting alone; a Johnson-size network (its speed is its size's);
-``sizes``  1024 and 2048 px whole runs with impasto's defaults: wall, per step, peak GPU memory;
+``sizes``  512, 1024 and 2048 px whole runs with impasto's defaults: wall, then per step and peak GPU
+           memory at the output's size (after a coarse size, if the defaults have one);
 ``big``    4096x4096 (peak memory over a few steps) and the largest square that fits the card
            (extrapolated from two sizes; run once if its estimate fits the budget).
 
