@@ -16,6 +16,7 @@ the Python loop runs ahead of the work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +52,11 @@ def _shrunk(img: Image.Image, crop: int) -> Image.Image:
 class Photos:
     """Random crops from a folder of photos, held on ``device`` (see the module docstring)."""
 
-    def __init__(self, folder: str | Path, crop: int, seed: int = 0, device: torch.device | str = "cpu") -> None:
+    def __init__(self, folder: str | Path | Sequence[Path], crop: int, seed: int = 0,
+                 device: torch.device | str = "cpu") -> None:
+        """``folder``: a folder of images (searched recursively) or the image files themselves."""
         self.crop = crop
-        self.files = photo_files(folder)
+        self.files = photo_files(folder) if isinstance(folder, (str, Path)) else list(folder)
         images: list[np.ndarray] = []
         for f in self.files:
             try:
@@ -61,7 +64,8 @@ class Photos:
             except ImpastoError:
                 continue  # one broken photo should not stop a long training run
         if not images:
-            raise ImpastoError(f"--photos {folder}: none of the {len(self.files)} images could be read")
+            where = folder if isinstance(folder, (str, Path)) else "the files given"
+            raise ImpastoError(f"--photos {where}: none of the {len(self.files)} images could be read")
         h = max(a.shape[0] for a in images)
         w = max(a.shape[1] for a in images)
         canvas = np.zeros((len(images), h, w, 3), np.uint8)

@@ -1,0 +1,96 @@
+"""The arbitrary-style network: a fixed VGG encoder, the AdaIN transform, a trained decoder.
+
+The encoder is the engine's own VGG-19 (``caffe-normalized``, max pooling) cut after relu4_1,
+the layer AdaIN matches statistics at; its shallower ReLUs (relu1_1 .. relu3_1) are read for
+the training loss. The decoder mirrors the encoder (Huang & Belongie's design): a convolution
+from 512 to 256 channels, then three upsampling stages, nearest-neighbour x2 followed by 3x3
+convolutions, ending in RGB. Reflection padding everywhere, so borders are not darkened; no
+normalisation layers, since the decoder must render whatever statistics AdaIN hands it.
+
+Images are RGB in [0, 1]; features are the encoder's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..features.network import Network, load_network
+from ..options import Resolved, resolve
+
+# Where AdaIN acts, and the layers whose statistics the training loss matches.
+TRANSFER_LAYER = "relu4_1"
+STAT_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+STRIDE = 8  # relu4_1 sees the image at 1/8 of its size
+
+
+def encoder_options(device: str = "auto", precision: str = "auto") -> Resolved:
+    """The engine options that load the encoder: the default look's network with max pooling."""
+    return resolve(weights="caffe-normalized", pooling="max", content_layers=(TRANSFER_LAYER,),
+                   style_layers=STAT_LAYERS, device=device, precision=precision, scales=(1,))
+
+
+def load_encoder(device: str = "auto", precision: str = "auto") -> Network:
+    return load_network(encoder_options(device, precision), STAT_LAYERS)
+
+
+def _conv(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
+    return layers + [nn.ReLU(inplace=True)] if relu else layers
+
+
+class Up(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
+@dataclass(frozen=True)
+class DecoderSize:
+    """The decoder's widths, from the deepest stage to the shallowest (Huang & Belongie: 256, 128, 64)."""
+
+    widths: tuple[int, int, int] = (256, 128, 64)
+
+    def as_dict(self) -> dict:
+        return {"widths": list(self.widths)}
+
+
+class Decoder(nn.Module):
+    """relu4_1 features (512 channels at 1/8 size) back to an RGB picture."""
+
+    def __init__(self, size: DecoderSize = DecoderSize()) -> None:
+        super().__init__()
+        self.size = size
+        a, b, c = size.widths
+        self.body = nn.Sequential(
+            *_conv(512, a), Up(),
+            *_conv(a, a), *_conv(a, a), *_conv(a, a), *_conv(a, b), Up(),
+            *_conv(b, b), *_conv(b, c), Up(),
+            *_conv(c, c), *_conv(c, 3, relu=False),
+        )
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.body(t)
+
+
+def mean_std(f: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image, per-channel mean and standard deviation over positions, in fp32: (B, C, 1, 1) each."""
+    f = f.float()
+    var = f.var(dim=(2, 3), keepdim=True, unbiased=False)
+    return f.mean(dim=(2, 3), keepdim=True), (var + eps).sqrt()
+
+
+def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
+    """The content features, each channel moved to the style's mean and spread (AdaIN, eq. 8)."""
+    cm, cs = mean_std(content)
+    return (content.float() - cm) / cs * style_std + style_mean
+
+
+def encode(encoder: Network, rgb: torch.Tensor, layers: tuple[str, ...] = (TRANSFER_LAYER,)) -> dict[str, torch.Tensor]:
+    """Encoder features of RGB images in [0, 1] (run in the encoder's precision by the caller)."""
+    x = encoder.preprocess.to_net(rgb)
+    if encoder.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return encoder.net(x, layers)
