@@ -30,7 +30,8 @@ from pathlib import Path
 import torch
 
 from impasto.fast import TrainOptions
-from impasto.fast.model import SHIPPED_DIR, load_model
+from impasto.fast.model import load_model
+from impasto.shipped import FAST_DIR as SHIPPED_DIR
 from impasto.fast.training import train_many
 
 from .gpu import CARRY, SHARED, machine

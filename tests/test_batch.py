@@ -144,7 +144,7 @@ def test_shorthand_mistakes_are_one_line(tmp_path, album, capsys):
 
 
 def test_one_network_load_for_the_batch_and_changed_inputs_are_redone(tmp_path, small, monkeypatch):
-    import impasto.features.network as network
+    import impasto.painter.painter as network
 
     content, style = small
     loads = []
@@ -152,7 +152,7 @@ def test_one_network_load_for_the_batch_and_changed_inputs_are_redone(tmp_path, 
     monkeypatch.setattr(network, "load_network", lambda *a, **k: loads.append(1) or real(*a, **k))
     import impasto.batch.worker as worker
 
-    worker._LOADED.clear()
+    monkeypatch.setattr(worker, "_PAINTER", None)
     sweeps = {"iterations": (1,), "max_long_edge": (32,), "content_weight": (1.0, 2.0, 4.0)}
     jobs = plan(shorthand([str(content)], [str(style)], [], sweeps), out_dir=tmp_path / "o")
     s = run_batch(jobs, LocalExecutor(), tmp_path / "r.jsonl")

@@ -20,7 +20,7 @@ from PIL import Image  # noqa: E402
 from impasto.cli import main as cli_main  # noqa: E402
 from impasto.web.gallery import BY_ID  # noqa: E402
 
-from .web_helpers import (LONG, api_client, bomb_png, client, encode, fast_config, free_port,  # noqa: E402,F401
+from .web_helpers import (LONG, api_client, wait_for_step, bomb_png, client, encode, fast_config, free_port,  # noqa: E402,F401
                           idle, photo, png, slow_config, start_long_job, submit, wait_for_state)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*httpx2.*")
@@ -153,17 +153,25 @@ def test_jobs_running_when_the_server_died_run_again_in_order(tmp_path, png):
         assert {j["id"]: j["state"] for j in history["jobs"]}[done_before] == "cancelled"
 
 
-def test_a_server_stopped_mid_job_finishes_it_after_restart(tmp_path, png):
+def test_a_server_stopped_mid_job_resumes_it_after_restart(tmp_path, png):
+    """A stop keeps the job's best image and step; the next start carries on from there with
+    the options the job was queued with (not the restarted server's), and tidies up after."""
     data = tmp_path / "data"
     with api_client(slow_config(data)) as c:
         job = start_long_job(c, png)
+        wait_for_step(c.get, job["id"], 3)
         browser = c.cookies
+        folder = c.app.state.files.for_job(job["id"])
+    kept = json.loads(folder.resume.with_suffix(".json").read_text())
+    assert kept["step"] >= 3 and folder.resume.is_file()
     with api_client(fast_config(data, devices=()), cookies=browser) as c:
         assert c.get(f"/api/jobs/{job['id']}").json()["state"] == "queued"
         assert c.app.state.store.get(job["id"]).attempts == 0  # a stop is not a crash
     with api_client(fast_config(data), cookies=browser) as c:
         done = wait_for_state(c.get, job["id"])
-        assert done["state"] == "done" and done["step"] == done["total"] == 2
+        assert done["state"] == "done" and done["step"] == done["total"] > kept["step"]
+        assert done["options"]["engine"]["iterations"] == LONG  # the stored record ran, stop rule and all
+        assert not folder.resume.exists()
 
 
 def test_a_job_the_server_keeps_dying_on_is_failed_after_three_tries(tmp_path, png):

@@ -175,6 +175,14 @@ class Resolved(Options):
         return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
+def from_record(record: dict[str, Any]) -> Resolved:
+    """A :meth:`Resolved.record` read back: resolving a resolved record gives the same options
+    (layer weights, sizes and beta are already spelled out), so what was stored is what runs."""
+    names = set(knobs())
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in names}
+    return resolve(Options(**values))
+
+
 def knobs() -> dict[str, Knob]:
     """Every option's Knob by field name, in table order (the CLI's flags, in order)."""
     return {f.name: f.metadata["knob"] for f in fields(Options)}

@@ -27,7 +27,8 @@ from ..errors import ImpastoError
 from ..fast.options import model_run_settings
 from ..images.atomic import output_format
 from ..options import flag, knobs, resolve
-from .jobs import SHIPPED_MODELS, Digests, Job, job_key
+from ..shipped import model_file
+from .jobs import Digests, Job, job_key
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}  # as fast.photos.EXTENSIONS
 FIELDS = ("id", "content", "style", "styles", "model", "output", "preset")
@@ -209,10 +210,8 @@ def model_ref(base: Path, m: str) -> str:
     path = Path(_path(base, m))
     if path.is_file():
         return str(path)
-    if (SHIPPED_MODELS / f"{m}.pt").is_file():
-        return m
-    shipped = ", ".join(sorted(p.stem for p in SHIPPED_MODELS.glob("*.pt")))
-    raise ImpastoError(f"no model file {m} and no shipped style of that name (shipped: {shipped})")
+    model_file(m)  # a shipped name (NAME, NAME:small, NAME:large), or the error naming what is shipped
+    return m
 
 
 def check(req: Request, defaults: Mapping[str, Any], preset: str | None, base: Path, out_dir: Path | None,

@@ -223,7 +223,7 @@ class RayExecutor:
 
 
 class Painter:
-    """A Ray Data actor: one process, one loaded model (kept by ``worker.model_for``), many photos."""
+    """A Ray Data actor: one process, one loaded model (kept by ``worker.painter()``), many photos."""
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np

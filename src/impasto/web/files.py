@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+INIT = "init.png"
+
+
 @dataclass(frozen=True)
 class JobFiles:
     folder: Path
@@ -31,7 +34,12 @@ class JobFiles:
     @property
     def init(self) -> Path:
         """Where a refining job starts from: the instant painting it refines."""
-        return self.folder / "init.png"
+        return self.folder / INIT
+
+    @property
+    def resume(self) -> Path:
+        """Where a job stopped with the server: its best image so far (``resume.json``: the step)."""
+        return self.folder / "resume.png"
 
 
 class FileArea:

@@ -17,14 +17,16 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException
 
 from ..errors import ImpastoError
 from ..features.layers import layer_stride
-from ..options import Options, Resolved, default_style_weight, resolve
+from ..options import Options, Resolved, default_style_weight, from_record, resolve
 from .config import INSTANT, QUALITIES, WebConfig
+from .files import INIT
 from .gallery import BY_ID
 
 MIN_STRENGTH, MAX_STRENGTH = 0.1, 10.0
@@ -109,11 +111,11 @@ def check_shape(what: str, width: int, height: int, spec: JobSpec, cfg: WebConfi
                                  f"{least} px are needed (crop it, or choose a larger output size)")
 
 
-def to_options(spec: JobSpec, cfg: WebConfig, device: str, init: str | None = None) -> Resolved:
+def to_options(spec: JobSpec, cfg: WebConfig, device: str) -> Resolved:
     """The engine settings for a job on ``device``: the engine's defaults with the page's four
-    controls applied, resolved once (the same door as ``impasto stylize``). ``init``: an image to
-    start from (a refined instant painting) instead of the photo. An ImpastoError says why they
-    cannot be (the app answers 422 with it; a worker fails the job with it)."""
+    controls applied, resolved once (the same door as ``impasto stylize``). A refinement starts
+    from the instant painting it refines (``init``: the job's own file, named relative to its
+    folder). An ImpastoError says why they cannot be (the app answers 422 with it)."""
     base = Options()
     typed: dict[str, object] = dict(
         style_weight=default_style_weight(base.weights) * spec.style_strength,
@@ -124,13 +126,21 @@ def to_options(spec: JobSpec, cfg: WebConfig, device: str, init: str | None = No
     )
     if spec.preserve_color:
         typed["color"] = "luminance"
-    if init is not None:
-        typed["init"] = init
+    if spec.refine_of:
+        typed["init"] = INIT
     typed["scales"] = (cfg.quality_scales.get(spec.quality, 1),)  # N sizes, coarse to fine
     stop = cfg.quality_stop_eps.get(spec.quality)
     if stop is not None:
         typed["stop_eps"] = stop
     return resolve(**typed)
+
+
+def engine_options(record: dict[str, Any], folder: Path) -> Resolved:
+    """A job's stored engine record as the options a worker runs: the record itself, with a file
+    it names relative to the job (a refinement's start) found in the job's folder."""
+    if record.get("init") == INIT:
+        record = {**record, "init": str(folder / INIT)}
+    return from_record(record)
 
 
 def total_steps(o: Resolved) -> int:

@@ -199,6 +199,10 @@ class JobStore:
                    (step, max(step, total), json.dumps(losses) if losses else None, eta,
                     int(new_preview), job_id))
 
+    def set_params(self, job_id: str, params: dict[str, Any]) -> None:
+        """Replace a job's recorded request (a worker records the device it runs the job on)."""
+        self._exec("UPDATE jobs SET params = ? WHERE id = ?", (json.dumps(params), job_id))
+
     def finish(self, job_id: str, state: str, error: str | None = None) -> None:
         assert state in FINISHED
         self._exec("UPDATE jobs SET state = ?, finished = ?, error = ?, eta = NULL WHERE id = ?",
