@@ -22,15 +22,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..cli.flags import PARSE  # the flags' own parsers: one reading of "1e3" or "relu1_1,relu2_1"
+from ..values import PARSE  # one reading of "1e3" or "relu1_1,relu2_1", as the flags read it
 from ..errors import ImpastoError
 from ..fast.options import model_run_settings
 from ..images.atomic import output_format
+from ..images.formats import INPUT_SUFFIXES
 from ..options import flag, knobs, resolve
 from ..shipped import model_file
 from .jobs import Digests, Job, job_key
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}  # as fast.photos.EXTENSIONS
 FIELDS = ("id", "content", "style", "styles", "model", "output", "preset")
 MULTI_SEP = ";"  # several styles or masks in one CSV cell
 FORMATS = ("png", "jpg", "webp")
@@ -143,7 +143,7 @@ def image_files(items: Iterable[str]) -> list[str]:
     for item in items:
         p = Path(item)
         if p.is_dir():
-            found = sorted(str(f) for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            found = sorted(str(f) for f in p.iterdir() if f.suffix.lower() in INPUT_SUFFIXES and f.is_file())
             if not found:
                 raise ImpastoError(f"{p}: no images in this folder")
             files += found

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ImpastoError
 from ..fast.options import TrainOptions
 from ..options import knobs
-from .flags import number
+from .flags import THREADS, number
 from .stylize import EXIT_INTERRUPTED
 
 _int, _float = number(int), number(float)
@@ -24,8 +24,6 @@ PRECISIONS = knobs()["precision"].choices
 
 def _threads(n: int | None) -> None:
     if n is not None:
-        if n < 1:
-            raise ImpastoError(f"--threads must be at least 1, not {n}")
         import torch
 
         torch.set_num_threads(n)
@@ -98,8 +96,6 @@ def _video_on_ray(args: argparse.Namespace) -> int:
     """``impasto video --ray``: overlapping chunks of frames painted across a Ray cluster."""
     if args.flicker:
         raise ImpastoError("--flicker measures on this machine; run it without --ray")
-    if args.threads is not None and args.threads < 1:
-        raise ImpastoError(f"--threads must be at least 1, not {args.threads}")
     from ..batch.video import stylize_video_ray
 
     stats = stylize_video_ray(args.model, args.input, args.output, args.ray, smooth=args.smooth, device=args.device,
@@ -139,7 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--resume", nargs="?", const="", default=None, metavar="CKPT",
                    help="continue from OUT.ckpt (or the checkpoint given)")
     t.add_argument("--credit", help="who made the style image (stored in the model)")
-    t.add_argument("--threads", type=_int, help="CPU threads for torch")
+    t.add_argument("--threads", type=THREADS, help="CPU threads for torch")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
 
@@ -153,7 +149,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--device", default="auto")
     v.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="auto: bf16 on CPUs with AMX/AVX512-BF16, tf32 on CUDA, else fp32")
-    v.add_argument("--threads", type=_int, help="CPU threads (with --ray: CPUs per chunk on CPU nodes)")
+    v.add_argument("--threads", type=THREADS, help="CPU threads (with --ray: CPUs per chunk on CPU nodes)")
     v.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
                    help="paint chunks of frames on a Ray cluster: auto, HOST:PORT or local "
                         '(pip install "impasto[ray]"; docs/cluster.md)')

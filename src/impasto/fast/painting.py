@@ -17,9 +17,9 @@ from ..errors import ImpastoError
 from ..features.devices import resolve_device
 from ..images.color import recombine
 from ..images.denoise import tv_denoise
+from ..images.formats import INPUT_SUFFIXES
 from ..images.io import MAX_PIXELS, fit_long_edge, load_image, to_pil, to_tensor
 from .model import FastModel, load_model
-from .photos import EXTENSIONS
 from .transformer import paint
 
 ModelLike = "FastModel | str | os.PathLike[str]"
@@ -67,7 +67,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in EXTENSIONS and f.is_file())
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in INPUT_SUFFIXES and f.is_file())
             if not found:
                 raise ImpastoError(f"{p}: no images in this folder")
             files += found

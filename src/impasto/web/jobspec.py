@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import HTTPException
 
 from ..errors import ImpastoError
-from ..features.layers import layer_stride
+from ..features.layers import deepest_stride
 from ..options import Options, Resolved, default_style_weight, from_record, resolve
 from .config import INSTANT, QUALITIES, WebConfig
 from .files import INIT
@@ -101,7 +101,7 @@ def check_shape(what: str, width: int, height: int, spec: JobSpec, cfg: WebConfi
         o = to_options(replace(spec, quality="balanced") if spec.instant else spec, cfg, "auto")
     except ImpastoError as e:
         raise HTTPException(422, str(e)) from None
-    need = max(layer_stride(k) for k in o.layers)
+    need = deepest_stride(o.layers)
     smallest = o.scales[0]
     short = round(min(width, height) * spec.size / max(width, height))
     if min(width, height) * smallest / max(width, height) < need:
