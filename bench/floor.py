@@ -14,6 +14,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -26,7 +27,7 @@ WARM = 2  # calls of the network alone before it is timed
 SKIP = 3  # steps of the run before it is timed
 
 
-def vgg_only(run) -> Callable[[], None]:
+def vgg_only(run: Any) -> Callable[[], None]:
     """One forward and backward of ``run``'s network through its layers, from its start image,
     in its precision, with a fixed random gradient per output (drawn at the first call)."""
     x = run.x0.detach().clone().requires_grad_(True)

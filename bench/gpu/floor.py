@@ -8,6 +8,7 @@ nothing inside a step makes the host wait for the device.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ..floor import vgg_only
 from ..impasto_api import prepare as prepare_run, resolve_precision
@@ -46,7 +47,7 @@ def part_floor(s: Session) -> dict:
     return {"size": plan.size, "rows": out}
 
 
-def step_ms(s: Session, transfer) -> tuple[float, str]:
+def step_ms(s: Session, transfer: Any) -> tuple[float, str]:
     """Milliseconds per step after the plan's skipped steps, and what made the host wait ('none')."""
     plan = s.plan
     it = iter(transfer)

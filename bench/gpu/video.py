@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 
 import torch
 
@@ -51,7 +52,7 @@ def part_video(s: Session) -> dict:
     return res
 
 
-def save_frame(video, out) -> None:
+def save_frame(video: Path, out: Path) -> None:
     """The first frame of ``video`` as a JPEG."""
     import imageio_ffmpeg
     import numpy as np
