@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The one device-tool call of a session with ~15 minutes of GPU: train the shipped styles
-# (issue #14), then every GPU figure (issue #13), each under its own time limit, packed into at
-# most four files under $OUT (the tool brings back eight). Carry: .gpu-carry (BENCHMARKS.md, "GPU").
+# The one device-tool call of a session with ~15 minutes of GPU: train the shipped styles, then
+# every GPU figure, each under its own time limit, packed into at most four files under $OUT
+# (the tool brings back eight). Carry: .gpu-carry (BENCHMARKS.md, "GPU").
 #   run(command="bash bench/gpu_call.sh", carry=[".gpu-carry"], timeout_s=595)
 # Rehearsal here: OUT=/tmp/gpu-call DEVICE=cpu TINY=--tiny bash bench/gpu_call.sh
 set -uo pipefail

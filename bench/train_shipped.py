@@ -29,15 +29,11 @@ from pathlib import Path
 
 import torch
 
-from impasto.fast import TrainOptions
-from impasto.fast.model import load_model
-from impasto.shipped import FAST_DIR as SHIPPED_DIR
-from impasto.fast.training import train_many
-
-from .gpu import CARRY, SHARED, machine
+from .impasto_api import FAST_DIR, TrainOptions, load_model, train_many
+from .paths import CARRY, ROOT, SHARED
+from .record import machine
 from .yardstick import Yardstick
 
-ROOT = Path(__file__).resolve().parents[1]
 STYLES = {
     "starry_night": "Vincent van Gogh, The Starry Night (1889), public domain",
     "the_scream": "Edvard Munch, The Scream (1893), public domain",
@@ -89,10 +85,7 @@ def step_flops(opts: TrainOptions, styles: list[str]) -> float:
     scale with the pixels)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from impasto.fast.loss import PerceptualLoss
-    from impasto.fast.transformer import TransformerNet
-    from impasto.features.network import load_network
-    from impasto.images.io import load_image
+    from .impasto_api import PerceptualLoss, TransformerNet, load_image, load_network
 
     crop, batch = 64, 2
     small = TrainOptions(**{**opts.record(), "crop": crop, "batch": batch, "style_size": 64, "device": "cpu",
@@ -112,8 +105,7 @@ def preview_sheet(models: dict, photos: list[Path], out: Path, side: int = 320) 
     """Rows: styles; columns: the photos (unseen), painted at ``side`` px long edge."""
     from PIL import Image, ImageDraw
 
-    from impasto.fast.painting import stylize_tensors
-    from impasto.images.io import fit_long_edge, load_image, to_tensor
+    from .impasto_api import fit_long_edge, load_image, stylize_tensors, to_tensor
 
     imgs = [fit_long_edge(load_image(p), side) for p in photos]
     w, h = max(i.width for i in imgs), max(i.height for i in imgs)
@@ -182,7 +174,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_install(a: argparse.Namespace) -> int:
     """Copy trained models into the package as the large size of each shipped style."""
     src = Path(a.install)
-    dest = SHIPPED_DIR / "large"
+    dest = FAST_DIR / "large"
     dest.mkdir(parents=True, exist_ok=True)
     for name in STYLES:
         f = src / f"{name}.pt"
@@ -199,8 +191,7 @@ def sheet_1024(folder: Path, out: Path, side: int = 1024) -> None:
     at the scale they are printed). Rows: styles."""
     from PIL import Image, ImageDraw
 
-    from impasto.fast.painting import stylize_tensors
-    from impasto.images.io import fit_long_edge, load_image, to_tensor
+    from .impasto_api import fit_long_edge, load_image, stylize_tensors, to_tensor
 
     photos = [fit_long_edge(load_image(source("images", "content", f"{n}.jpg")), side)
               for n in ("tubingen", "golden_gate")]
@@ -224,9 +215,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     """Each model against the optimisation engine's default run on unseen photos (CPU): both
     pictures scored by the yardstick (relative content and Gram errors, fp32) and by the engine's
     own loss terms; the target is the model within 1.5x of the engine on both yardstick errors."""
-    from impasto import prepare
-    from impasto.fast.transformer import paint
-    from impasto.images.io import fit_long_edge, load_image, save_image, to_pil, to_tensor
+    from .impasto_api import fit_long_edge, load_image, paint, prepare, save_image, to_pil, to_tensor
 
     folder = Path(a.evaluate)
     side = a.side
