@@ -167,7 +167,7 @@ def test_a_missing_or_damaged_decoder_file_says_how_to_get_it_back(tmp_path, mon
     save_decoder(tmp_path / "short.pt", rec)
     with pytest.raises(ImpastoError, match="weights do not fit"):
         load_decoder(tmp_path / "short.pt")
-    monkeypatch.setattr(M, "SHIPPED", tmp_path / "gone" / "decoder.pt")
+    monkeypatch.setattr(shipped, "ANY_DECODER", tmp_path / "gone" / "decoder.pt")
     with pytest.raises(ImpastoError, match="reinstall impasto"):
         ArbitraryModel.load()
 

@@ -105,7 +105,8 @@ class Options:
     stop_eps: Any = knob(0.005, "stop a size when its best loss improved by less than this fraction over "
                          "the last --stop-window steps (0 = never)", "number")
     stop_window: Any = knob(10, "... over this many steps", "whole", lo=1)
-    init: Any = knob("content", "noise, content, style, or an image path", "text")
+    init: Any = knob("content", "noise, content, style, instant (the arbitrary-style network's painting: "
+                     "--model any), or an image path", "text")
     init_noise: Any = knob(0.0, "blend this much noise into the init (0-1)", "number")
     seed: Any = knob(0, "seed for the noise and the random parts of the losses", "seed", optional=True)
 

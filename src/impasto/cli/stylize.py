@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 from ..errors import ImpastoError
+from ..arbitrary.options import any_run_settings
 from ..fast.options import MODEL_NOTE, model_run_settings
+from ..shipped import ANY
 from ..images.atomic import check_writable, output_format
 from ..options import resolve
 from .flags import add_option_flags, typed
@@ -30,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--log-json", metavar="FILE", help="one JSON line of losses per step")
     s.add_argument("--plot", metavar="FILE.png", help="loss curves as a picture")
     s.add_argument("--model", help="a feed-forward style (a shipped name or a file from `impasto train`) instead "
-                                   "of optimising; the images are then photos (or folders of them)")
+                                   "of optimising; the images are then photos (or folders of them). `any`: the "
+                                   "arbitrary-style network, CONTENT then the painting(s) as without --model")
     add_option_flags(s)
     s.set_defaults(func=cmd_stylize)
     lay = sub.add_parser("layers", help="list the layer names of a network")
@@ -112,20 +115,28 @@ def model_settings(args: argparse.Namespace) -> dict[str, object]:
     for name in ("preset", "log_json", "plot"):
         if getattr(args, name):
             raise ImpastoError(f"--{name.replace('_', '-')} does not apply to --model ({MODEL_NOTE})")
+    if args.model == ANY:
+        return any_run_settings(typed(args))
     return model_run_settings(typed(args))
 
 
 def _with_model(args: argparse.Namespace) -> int:
-    """``impasto stylize --model MODEL IMAGE_OR_DIR... -o OUT``: one file, or a folder of them."""
+    """``impasto stylize --model MODEL IMAGE_OR_DIR... -o OUT``: one file, or a folder of them;
+    ``--model any PHOTO_OR_DIR PAINTING... -o OUT``: the photos in the style of the paintings."""
     settings = model_settings(args)
-    if not args.images:
+    images, paintings = list(args.images), []
+    if args.model == ANY:
+        if len(images) < 2:
+            raise ImpastoError("stylize --model any needs a photo (or a folder of them) and at least one painting")
+        images, paintings = images[:1], images[1:]
+    if not images:
         raise ImpastoError("stylize --model needs at least one photo (or a folder of them)")
     from ..fast.painting import expand_inputs
     from ..images.io import save_image
 
-    files = expand_inputs(args.images)
+    files = expand_inputs(images)
     out = Path(args.output)
-    single = len(files) == 1 and not Path(args.images[0]).is_dir() and out.suffix != ""
+    single = len(files) == 1 and not Path(images[0]).is_dir() and out.suffix != ""
     if single:
         check_writable(out)
     else:
@@ -140,7 +151,7 @@ def _with_model(args: argparse.Namespace) -> int:
     options = resolve()
     start = time.monotonic()
     for n, src in enumerate(files):
-        done = painter.paint(Request(src, options, model=args.model, settings=settings)).result()
+        done = painter.paint(Request(src, options, tuple(paintings), args.model, settings)).result()
         if n == 0 and done.note and not args.quiet:
             print(f"impasto: {done.note}", file=sys.stderr)
         save_image(done.image, out if single else out / (src.stem + ".png"))

@@ -18,7 +18,7 @@ from ..images.io import load_image
 from ..options import Resolved
 
 ImageInput = "str | os.PathLike[str] | Image.Image"
-BUILTIN_INITS = ("noise", "content", "style")
+BUILTIN_INITS = ("noise", "content", "style", "instant")  # instant: made by engine.prepare
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from ..arbitrary.painting import ArbitraryModel
+from ..arbitrary.painting import stylize as stylize_any
 from ..errors import ImpastoError
 from ..features.network import Network, load_network
 from ..images.io import fit_long_edge, to_pil, to_tensor
@@ -147,17 +149,30 @@ def prepare(
     *,
     network: Network | None = None,
     resume: Resume | None = None,
+    instant: ArbitraryModel | None = None,
     **typed: object,
 ) -> Transfer:
     """A :class:`Transfer` ready to iterate. ``options``: an Options (``typed`` values and
     ``preset=`` on top) or an already resolved one; ``network``: a loaded network to reuse
     when it serves these options (a server or a batch loads one per worker); ``resume``: a
-    position an earlier run of the same request reached (:meth:`Transfer.position`)."""
+    position an earlier run of the same request reached (:meth:`Transfer.position`); ``instant``:
+    the loaded arbitrary-style network that ``init='instant'`` starts from (default: loaded here)."""
     o = options if isinstance(options, Resolved) and not typed else resolve(options, **typed)
     inputs = load_inputs(content, style, o)
+    if o.init == "instant" and resume is None:
+        inputs = dataclasses.replace(inputs, init=instant_start(inputs, o, instant))
     if network is None or not network.serves(o):
         network = load_network(o)
     return Transfer(o, inputs, network, resume=resume)
+
+
+def instant_start(inputs: Inputs, o: Resolved, model: ArbitraryModel | None = None) -> Image.Image:
+    """``--init instant``: the arbitrary-style network's painting of the photo, at the first size.
+    The optimisation then starts from a picture that already has the paintings' palette and
+    strokes, and has less to do."""
+    model = model or ArbitraryModel.load(device=o.device, precision=o.precision)
+    return stylize_any(model, inputs.content, list(inputs.styles), blend=inputs.blend, long_edge=o.scales[0],
+                       style_scale=o.style_scale, precision=o.precision, max_pixels=o.max_pixels)
 
 
 def stylize_iter(content: ImageInput, style: ImageInput | Sequence[ImageInput], options: Options | None = None,

@@ -11,7 +11,13 @@ from typing import Any
 import torch
 from PIL import Image
 
+from ..arbitrary.painting import ArbitraryModel
+from ..arbitrary.painting import stylize as stylize_any
 from ..engine import Transfer, prepare
+from ..fast.painting import as_model, paint_photo
+from ..images.denoise import tv_denoise
+from ..images.io import MAX_PIXELS, to_pil, to_tensor
+from ..shipped import ANY
 from ..features.devices import resolve_device
 from ..features.network import Network, full_depth, load_network
 from ..options import Resolved
@@ -50,16 +56,19 @@ class Painter:
                 held = self._networks[device] = load_network(o, full_depth(o.arch))
             return held
 
-    def model(self, name: Any, device: str) -> Any:
-        """A feed-forward model (a shipped name, ``NAME:size`` or a file) loaded on ``device``."""
-        from ..fast.painting import as_model
-
-        key = (str(name), str(device))
+    def model(self, name: Any, device: str, precision: str = "auto") -> Any:
+        """A feed-forward model loaded on ``device``: a shipped name, ``NAME:size`` or a file
+        (a ``FastModel``), or ``any`` (the arbitrary-style network, an ``ArbitraryModel``)."""
+        key = (str(name), str(device), precision if str(name) == ANY else "")
         with self._lock:
             if key in self._models:
                 self._models.move_to_end(key)
                 return self._models[key]
-            model = self._models[key] = as_model(name, device)
+            if str(name) == ANY:
+                model = ArbitraryModel.load(device=device, precision=precision)
+            else:
+                model = as_model(name, device)
+            self._models[key] = model
             while len(self._models) > self.keep_models:
                 self._models.popitem(last=False)
             return model
@@ -119,8 +128,9 @@ class Painting:
     def _optimise(self) -> Iterator[Event]:
         req, start = self.request, time.monotonic()
         o = req.options
+        instant = self.painter.model(ANY, o.device, o.precision) if o.init == "instant" else None
         t = self.transfer = prepare(req.content, list(req.styles), o, network=self.painter.network(o),
-                                    resume=req.resume)
+                                    resume=req.resume, instant=instant)
         eta = Eta(t.sizes, t.iterations)
         last_preview = None
         step = None
@@ -135,10 +145,18 @@ class Painting:
         yield Done(t.best_image(), t.steps_done, losses, time.monotonic() - start, t.stopped_early)
 
     def _model(self) -> Done:
-        from ..fast.painting import paint_photo
-
         req, start = self.request, time.monotonic()
-        settings = dict(req.settings)
-        model = self.painter.model(req.model, settings.pop("device", "auto"))
-        image = paint_photo(model, req.content, **settings)
-        return Done(image, 1, None, time.monotonic() - start, note=model.choice)
+        s = dict(req.settings)
+        device = s.pop("device", "auto")
+        if str(req.model) != ANY:
+            model = self.painter.model(req.model, device)
+            return Done(paint_photo(model, req.content, **s), 1, None, time.monotonic() - start, note=model.choice)
+        precision = s.get("precision", "auto")
+        model = self.painter.model(ANY, device, precision)
+        image = stylize_any(model, req.content, list(req.styles), blend=s.get("blend"), alpha=s.get("alpha", 1.0),
+                            color=s.get("color", "style"), long_edge=s.get("long_edge"),
+                            style_scale=s.get("style_scale", 1.0), precision=precision,
+                            max_pixels=s.get("max_pixels", MAX_PIXELS))
+        if s.get("denoise", 0) > 0:
+            image = to_pil(tv_denoise(to_tensor(image), s["denoise"]))
+        return Done(image, 1, None, time.monotonic() - start, note="--model any: the arbitrary-style network")
