@@ -262,3 +262,23 @@ def test_unfinished_uploads_may_hold_only_so_many_bytes(tmp_path, png):
                     break
                 assert r.status_code == 503 and time.monotonic() < deadline, r.text
                 time.sleep(0.1)
+
+
+def test_parallel_posts_cannot_slip_past_the_caps(tmp_path, png):
+    cfg = fast_config(tmp_path / "d", devices=(), max_waiting_per_client=3)
+    with LiveServer(cfg) as server:
+        browser = httpx.get(server.url + "/api/capabilities").cookies
+
+        def post(codes: list[int]) -> None:
+            with httpx.Client(base_url=server.url, cookies=browser, timeout=60) as c:
+                codes.append(submit(c, png).status_code)
+
+        codes: list[int] = []
+        threads = [threading.Thread(target=post, args=(codes,)) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(codes) == [201] * 3 + [429] * 7
+        assert server.app.state.store.count() == 3
+        assert not [p for p in server.app.state.files.root.iterdir()][3:]  # no folders of refused jobs

@@ -47,9 +47,9 @@ class WebConfig:
     max_pixels: int = setting(40_000_000, "largest upload in megapixels", flag="--max-megapixels", scale=1e6)
     max_queued: int = setting(500, "jobs waiting in all")
     max_waiting_per_client: int = setting(5, "unfinished jobs one browser may have at once", flag="--max-waiting")
-    max_waiting_per_address: int = setting(
-        20, "unfinished jobs one client address may have at once (several browsers behind one router, "
-            "or a client that drops its cookie)", flag="--max-waiting-per-address")
+    max_waiting_per_address: int | None = setting(
+        None, "unfinished jobs one client address may have at once, from all its browsers (a router's, or "
+              "a client that drops its cookie); default: four browsers' worth", flag="--max-waiting-per-address")
     max_decodes: int = setting(2, "images decoded at the same time")
     # Password guesses: wrong ones allowed per client address, and from everyone together, in a
     # burst and then at a steady rate (per minute); past that, 429 without trying the password.
@@ -109,6 +109,10 @@ class WebConfig:
         square). An upload is kept at its painting's size, so more is only memory: JPEGs are
         decoded at a reduced scale to get under this, other formats above it are refused."""
         return min(self.max_pixels, (4 * self.max_size) ** 2)
+
+    @property
+    def waiting_per_address(self) -> int:
+        return self.max_waiting_per_address or 4 * self.max_waiting_per_client
 
     @property
     def max_request_bytes(self) -> int:

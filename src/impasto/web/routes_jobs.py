@@ -54,6 +54,7 @@ def router(svc: Service) -> APIRouter:
         job_files = files.create(job_id)
         try:
             await run_in_threadpool(write, job_files.content, job_files.style, job_files.init)
+            svc.check_room(owner, client)  # again: others may have been queued meanwhile
             job = store.add(job_id, params, total, owner, lane, client=client)
         except BaseException:
             files.remove(job_id)

@@ -63,7 +63,9 @@ class Service:
         return job_out(self.store, job, self.instant)
 
     def check_room(self, owner: str, client: str) -> None:
-        """429 unless the queue, this browser and this address may have one more job."""
+        """429 unless the queue, this browser and this address may have one more job. Called
+        when a request arrives (before its uploads are read) and again just before the job is
+        added, with no await in between, so parallel requests cannot all slip past it."""
         cfg = self.cfg
         if self.store.count("queued") >= cfg.max_queued:
             raise HTTPException(429, "the queue is full; try again later")
@@ -71,8 +73,8 @@ class Service:
             n = cfg.max_waiting_per_client
             raise HTTPException(429, f"you already have {n} painting{'s' if n != 1 else ''} waiting; "
                                      "let one finish or cancel one first")
-        if self.store.waiting_from(client) >= cfg.max_waiting_per_address:
-            n = cfg.max_waiting_per_address
+        if self.store.waiting_from(client) >= cfg.waiting_per_address:
+            n = cfg.waiting_per_address
             raise HTTPException(429, f"this address already has {n} painting{'s' if n != 1 else ''} waiting "
                                      "(from every browser behind it); let one finish or cancel one first")
 
