@@ -16,7 +16,7 @@ import pytest
 
 from impasto.web.throttle import Buckets, client_key
 
-from .web_helpers import LOCAL, LiveServer, api_client, fast_config, png, submit  # noqa: F401
+from .web_helpers import LOCAL, LiveServer, api_client, encode, fast_config, photo, png, submit  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*httpx2.*")
 
@@ -201,6 +201,21 @@ def test_slow_headers_are_timed_out(tmp_path):
             s.close()
         whole = _raw(server.port, b"GET /api/capabilities HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         assert _read_all(whole).startswith(b"HTTP/1.1 200")
+        # A kept-alive connection whose next request stalls half-way is closed too ...
+        again = _raw(server.port, b"GET /api/capabilities HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/st")
+        assert _read_all(again).startswith(b"HTTP/1.1 200")
+        # ... but a request that has begun may last longer than that (an event stream here).
+        with httpx.Client(base_url=server.url) as c:
+            job = submit(c, encode(photo())).json()
+            client, r = _open_stream(server.url, job["id"], c.cookies)
+            lines = r.iter_lines()
+            while not next(lines).startswith("data: "):
+                pass
+            time.sleep(1.5)
+            c.post(f"/api/jobs/{job['id']}/cancel")
+            assert _events(lines)[-1] == ("end", {"state": "cancelled"})
+            r.close()
+            client.close()
 
 
 def _spool_files() -> int:

@@ -106,14 +106,15 @@ def timed_protocol(header_timeout: float) -> type:
     class TimedH11(H11Protocol):
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
-            self._arm()
+            self._arm(None)
 
         def on_response_complete(self) -> None:
+            done = self.cycle  # (a pipelined request may start inside the call below)
             super().on_response_complete()
-            self._arm()
+            self._arm(done)
 
-        def _arm(self) -> None:
-            self.loop.call_later(header_timeout, self._expire, self.cycle)
+        def _arm(self, cycle: Any) -> None:
+            self.loop.call_later(header_timeout, self._expire, cycle)
 
         def _expire(self, cycle: Any) -> None:
             if self.cycle is cycle and not self.transport.is_closing():
