@@ -502,3 +502,16 @@ def test_history_thumbnails_are_small_jpegs_made_once(tmp_path):
         assert c.get(done["links"]["thumbnail"]).content == thumb.content
         assert kept.stat().st_mtime_ns == made  # made once, then served as it is
         assert TestClient(c.app, base_url="http://127.0.0.1:8000").get(done["links"]["thumbnail"]).status_code == 404
+
+
+def test_every_setting_of_the_service_is_described_once():
+    from dataclasses import fields
+
+    from impasto.web.config import WebConfig, settings
+
+    table = settings()
+    assert list(table) == [f.name for f in fields(WebConfig)]
+    assert all(s.help and "\n" not in s.help for s in table.values())
+    flags = [s.flag for s in table.values() if s.flag]
+    assert len(flags) == len(set(flags)) and all(f.startswith("--") for f in flags)
+    assert table["max_upload_bytes"].scale == 1024 * 1024 and table["devices"].repeat
