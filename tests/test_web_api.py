@@ -488,3 +488,38 @@ def listening_addresses(port: int) -> set[str]:
         if state == "0A" and int(p, 16) == port:  # 0A = LISTEN
             found.add(".".join(str(int(addr[i:i + 2], 16)) for i in (6, 4, 2, 0)))  # little-endian
     return found
+
+
+def test_history_thumbnails_are_small_jpegs_made_once(tmp_path):
+    big = encode(photo((200, 150)))
+    with api_client(fast_config(tmp_path / "data", max_size=128, default_size=128, thumbnail_edge=48)) as c:
+        queued = submit(c, big, quality="fast").json()
+        first = c.get(queued["links"]["thumbnail"])
+        assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
+        assert max(Image.open(io.BytesIO(first.content)).size) <= 48
+        done = wait_for_state(c.get, queued["id"])
+        assert done["state"] == "done", done["error"]
+        thumb = c.get(done["links"]["thumbnail"])
+        result = c.get(done["links"]["result"])
+        small = Image.open(io.BytesIO(thumb.content))
+        assert small.format == "JPEG" and max(small.size) == 48
+        assert max(Image.open(io.BytesIO(result.content)).size) == 128
+        assert len(thumb.content) < len(result.content) / 4
+        kept = c.app.state.files.for_job(done["id"]).thumbnail
+        made = kept.stat().st_mtime_ns
+        assert c.get(done["links"]["thumbnail"]).content == thumb.content
+        assert kept.stat().st_mtime_ns == made  # made once, then served as it is
+        assert TestClient(c.app, base_url="http://127.0.0.1:8000").get(done["links"]["thumbnail"]).status_code == 404
+
+
+def test_every_setting_of_the_service_is_described_once():
+    from dataclasses import fields
+
+    from impasto.web.config import WebConfig, settings
+
+    table = settings()
+    assert list(table) == [f.name for f in fields(WebConfig)]
+    assert all(s.help and "\n" not in s.help for s in table.values())
+    flags = [s.flag for s in table.values() if s.flag]
+    assert len(flags) == len(set(flags)) and all(f.startswith("--") for f in flags)
+    assert table["max_upload_bytes"].scale == 1024 * 1024 and table["devices"].repeat

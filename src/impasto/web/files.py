@@ -32,6 +32,16 @@ class JobFiles:
         return self.folder / "result.png"
 
     @property
+    def thumbnail(self) -> Path:
+        """The result, small, for the history (made on first request, kept with the job)."""
+        return self.folder / "thumb.jpg"
+
+    @property
+    def content_thumbnail(self) -> Path:
+        """The photo, small, for a job that has neither result nor preview yet."""
+        return self.folder / "content-thumb.jpg"
+
+    @property
     def init(self) -> Path:
         """Where a refining job starts from: the instant painting it refines."""
         return self.folder / INIT

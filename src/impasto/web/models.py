@@ -33,6 +33,8 @@ class JobLinks(BaseModel):
     style: str
     preview: str
     result: str
+    thumbnail: str = Field(description="A small JPEG of the job for lists: the result, the latest "
+                                       "preview, or the photo")
     download: str
     cancel: str
     refine: str

@@ -96,10 +96,37 @@ def host_names(host: str, extra: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.lower() for n in names if n))
 
 
+def timed_protocol(header_timeout: float) -> type:
+    """uvicorn's HTTP/1.1 protocol, closing a connection that has not sent a whole request's
+    headers ``header_timeout`` seconds after it opened or after its last answer. uvicorn
+    itself waits for headers for ever, so half-sent requests would hold sockets without end.
+    (Slow bodies are the app's to time out: ``limits.BodyLimit``.)"""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class TimedH11(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm(None)
+
+        def on_response_complete(self) -> None:
+            done = self.cycle  # (a pipelined request may start inside the call below)
+            super().on_response_complete()
+            self._arm(done)
+
+        def _arm(self, cycle: Any) -> None:
+            self.loop.call_later(header_timeout, self._expire, cycle)
+
+        def _expire(self, cycle: Any) -> None:
+            if self.cycle is cycle and not self.transport.is_closing():
+                self.transport.close()  # no request began since the timer was set
+
+    return TimedH11
+
+
 def make_server(app: Any, host: str, port: int, log_level: str = "warning") -> Any:
     """A uvicorn server that, the moment it is told to stop, ends the event streams and has the
     workers put their jobs back (``begin_shutdown``) instead of waiting for the streams to end,
-    which would otherwise last as long as the queue."""
+    which would otherwise last as long as the queue; and that times out slow request headers."""
     import uvicorn
 
     from .app import begin_shutdown
@@ -109,8 +136,9 @@ def make_server(app: Any, host: str, port: int, log_level: str = "warning") -> A
             begin_shutdown(app)
             await super().shutdown(sockets)
 
+    cfg: WebConfig = app.state.config
     return Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, backlog=256,
-                                 timeout_graceful_shutdown=3))
+                                 http=timed_protocol(cfg.header_timeout), timeout_graceful_shutdown=3))
 
 
 def every_device() -> tuple[str, ...]:
