@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from impasto import shipped
 from impasto.arbitrary import model as M
 from impasto.arbitrary.model import decoder_record, load_decoder, save_decoder
 from impasto.arbitrary.network import STAT_LAYERS, TRANSFER_LAYER, Decoder, DecoderSize, adain, encode, mean_std
