@@ -55,7 +55,7 @@ class CachedDigests(Digests):
     def save(self) -> None:
         """Write what this plan used; a cache that cannot be written only costs the next run time."""
         try:
-            self.cache.parent.mkdir(exist_ok=True)
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(self.cache) as tmp:
                 tmp.write_text(json.dumps({"v": CACHE_VERSION, "files": self.used}, separators=(",", ":")))
         except Exception:  # noqa: BLE001 - ImpastoError or OSError alike: the batch does not need it
