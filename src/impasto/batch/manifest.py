@@ -4,7 +4,8 @@
 Every line is checked here, before any work: files exist, options resolve (through the same
 :func:`impasto.resolve` as ``impasto stylize``), counts agree (masks and blend weights per
 style), no two jobs write one file. Problems name their line; all are found in one pass and the
-first is reported with how many more there are, so a long manifest is fixed in one go.
+first is reported with how many more there are, so a long manifest is fixed in one go. A caller
+that would rather go on without the bad lines (``--skip-bad``) collects them instead.
 
 Per-job options use the CLI flags' names (``style_weight``, ``style-weight`` or
 ``--style-weight``); text values are parsed as the flag parses them (``relu1_1,relu2_1``). Paths
@@ -16,6 +17,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,6 +51,7 @@ class Request:
     options: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
     varied: tuple[str, ...] = ()  # option names that differ between jobs: they name the output
+    folder: str = ""  # the content's subfolder below the folder given to --content: kept in the output's path
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -97,8 +100,9 @@ def _request(where: str, row: Mapping[str, Any]) -> Request:
     return req
 
 
-def read_manifest(path: str | Path) -> list[Request]:
-    """The lines of a CSV (with a header row) or JSONL (one object per line) manifest."""
+def read_manifest(path: str | Path, problems: list[tuple[str, str]] | None = None) -> list[Request]:
+    """The lines of a CSV (with a header row) or JSONL (one object per line) manifest. With a
+    ``problems`` list, unreadable lines are appended to it as (where, why) and left out."""
     p = Path(path)
     if not p.is_file():
         raise ImpastoError(f"no such manifest: {p}" if not p.exists() else f"{p} is not a file")
@@ -118,9 +122,9 @@ def read_manifest(path: str | Path) -> list[Request]:
                     raise ImpastoError("each line must be a JSON object")
                 requests.append(_request(where, row))
             except json.JSONDecodeError as e:
-                errors.append(f"{where}: not JSON ({e.msg})")
+                errors.append((where, f"not JSON ({e.msg})"))
             except ImpastoError as e:
-                errors.append(f"{where}: {e}")
+                errors.append((where, str(e)))
     elif p.suffix.lower() in (".csv", ".tsv"):
         reader = csv.DictReader(text.splitlines(), delimiter="\t" if p.suffix.lower() == ".tsv" else ",")
         for row in reader:
@@ -128,33 +132,49 @@ def read_manifest(path: str | Path) -> list[Request]:
             try:
                 requests.append(_request(where, row))
             except ImpastoError as e:
-                errors.append(f"{where}: {e}")
+                errors.append((where, str(e)))
     else:
         raise ImpastoError(f"cannot tell the manifest format of {p}: use .csv, .tsv or .jsonl")
-    _raise_first(errors)
-    if not requests:
+    if problems is None:
+        _raise_first([f"{where}: {why}" for where, why in errors])
+    else:
+        problems += errors
+    if not requests and not errors:
         raise ImpastoError(f"{p} lists no jobs")
     return requests
 
 
-def image_files(items: Iterable[str]) -> list[str]:
-    """Files as given; folders as the images directly inside them, sorted."""
-    files: list[str] = []
+def image_files(items: Iterable[str], skip: Path | None = None) -> list[tuple[str, str]]:
+    """(file, its subfolder) for each content: files as given (no subfolder); folders walked
+    with their subfolders, each image with the folder it sits in relative to the one given, so
+    that album/2019/IMG_0001.jpg and album/2020/IMG_0001.jpg name different outputs. Hidden
+    entries (``.impasto-batch``, ``.git``) and the folder ``skip`` (the outputs, when they are
+    inside the album: a rerun must not paint its own pictures) are left out."""
+    files: list[tuple[str, str]] = []
+    skip = skip.resolve() if skip is not None else None
     for item in items:
         p = Path(item)
-        if p.is_dir():
-            found = sorted(str(f) for f in p.iterdir() if f.suffix.lower() in INPUT_SUFFIXES and f.is_file())
-            if not found:
-                raise ImpastoError(f"{p}: no images in this folder")
-            files += found
-        else:
-            files.append(str(p))
+        if not p.is_dir():
+            files.append((str(p), ""))
+            continue
+        found = []
+        for root, dirs, names in os.walk(p):
+            here = Path(root)
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() != skip)
+            rel = here.relative_to(p).as_posix()
+            found += [(str(here / n), "" if rel == "." else rel) for n in sorted(names)
+                      if not n.startswith(".") and Path(n).suffix.lower() in INPUT_SUFFIXES]
+        if not found:
+            raise ImpastoError(f"{p}: no images in this folder or below it")
+        files += sorted(found, key=lambda f: (f[1], f[0]))
     return files
 
 
 def shorthand(contents: Sequence[str], styles: Sequence[str], models: Sequence[str],
-              sweeps: Mapping[str, tuple[Any, ...]], presets: Sequence[str | None] = (None,)) -> list[Request]:
-    """Every content x (each style, each model) x every combination of swept option values."""
+              sweeps: Mapping[str, tuple[Any, ...]], presets: Sequence[str | None] = (None,),
+              skip: Path | None = None) -> list[Request]:
+    """Every content x (each style, each model) x every combination of swept option values
+    (folders walked as :func:`image_files` does, leaving out ``skip``)."""
     if not contents:
         raise ImpastoError("give a manifest, or --content (files or folders) with --style or --model")
     if not styles and not models:
@@ -164,7 +184,7 @@ def shorthand(contents: Sequence[str], styles: Sequence[str], models: Sequence[s
     combos = list(itertools.product(*(sweeps[n] for n in names)))
     out = []
     painters = [("style", s) for s in styles] + [("model", m) for m in models]
-    for content in image_files(contents):
+    for content, folder in image_files(contents, skip):
         for what, painter in painters:
             for preset in presets:
                 for values in combos:
@@ -172,7 +192,7 @@ def shorthand(contents: Sequence[str], styles: Sequence[str], models: Sequence[s
                     out.append(Request(f"job {n}", content=content, id=str(n),
                                        styles=(painter,) if what == "style" else (),
                                        model=painter if what == "model" else None, preset=preset,
-                                       options=dict(zip(names, values)), varied=varied))
+                                       options=dict(zip(names, values)), varied=varied, folder=folder))
     return out
 
 
@@ -246,7 +266,7 @@ def check(req: Request, defaults: Mapping[str, Any], preset: str | None, base: P
     if req.output:
         output = _path(out_dir or base, req.output)
     elif out_dir is not None:
-        output = str(out_dir.resolve() / output_name(req, content, fmt))
+        output = str(out_dir.resolve() / req.folder / output_name(req, content, fmt))
     else:
         raise ImpastoError("no output given: add an output column, or -o OUTDIR to name outputs there")
     output_format(output)
@@ -262,14 +282,20 @@ def _raise_first(errors: list[str]) -> None:
 
 
 def plan(requests: Sequence[Request], defaults: Mapping[str, Any] | None = None, preset: str | None = None,
-         base: str | Path = ".", out_dir: str | Path | None = None, fmt: str = "png") -> list[Job]:
+         base: str | Path = ".", out_dir: str | Path | None = None, fmt: str = "png",
+         digest: Digests | None = None, problems: list[tuple[str, str]] | None = None) -> list[Job]:
     """Checked jobs with their keys, grouped so that jobs sharing a network run one after another
-    (a worker then loads each network once), or an ImpastoError naming the first bad line."""
+    (a worker then loads each network once), or an ImpastoError naming the first bad line.
+
+    With a ``problems`` list, bad lines are left out and appended to it as (where, why) instead,
+    so the rest can run; ``digest`` hashes the input files (a cached one spares a rerun from
+    reading them all again)."""
     if fmt not in FORMATS:
         raise ImpastoError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     base, out = Path(base), Path(out_dir) if out_dir is not None else None
-    jobs, errors, seen, ids = [], [], {}, set()
-    digest = Digests()
+    jobs, seen, ids = [], {}, set()
+    digest = digest if digest is not None else Digests()
+    bad: list[tuple[str, str]] = []
     for req in requests:
         try:
             job = check(req, defaults or {}, preset, base, out, fmt)
@@ -281,10 +307,13 @@ def plan(requests: Sequence[Request], defaults: Mapping[str, Any] | None = None,
             seen[job.output] = req.where
             ids.add(job.id)
         except ImpastoError as e:
-            errors.append(f"{req.where}: {e}")
+            bad.append((req.where, str(e)))
         except OSError as e:
-            errors.append(f"{req.where}: cannot read {e.filename}: {e.strerror}")
-    _raise_first(errors)
+            bad.append((req.where, f"cannot read {e.filename}: {e.strerror}"))
+    if problems is None:
+        _raise_first([f"{where}: {why}" for where, why in bad])
+    else:
+        problems += bad
     order = {}
     for job in jobs:
         order.setdefault(job.network_identity(), len(order))
