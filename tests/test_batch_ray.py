@@ -259,3 +259,32 @@ def test_a_stream_whose_worker_dies_is_run_again_up_to_retries(cluster, tmp_path
     _, events = ex.stream(counts, 3, device="cpu")
     with pytest.raises(ex.ray.exceptions.RayError):
         list(events)
+
+
+def test_serve_runs_a_job_again_when_its_ray_worker_dies(cluster, tmp_path, monkeypatch):
+    """serve --ray: a job whose worker dies mid-painting starts again on the cluster (as batch
+    and local serve retry), and the job ends done, not failed."""
+    from impasto.batch import worker
+
+    from .web_helpers import api_client, encode, fast_config, photo, wait_for_state
+
+    marker, real = str(tmp_path / "died"), worker.paint_events
+
+    def dies_once(*args):
+        import os
+
+        for n, ev in enumerate(real(*args)):
+            yield ev
+            if n == 0 and not os.path.exists(marker):
+                open(marker, "w").close()
+                os._exit(1)
+
+    monkeypatch.setattr(worker, "paint_events", dies_once)
+    cfg = fast_config(tmp_path / "data", ray_address=cluster.address, devices=("auto",))
+    with api_client(cfg) as c:
+        r = c.post("/api/jobs", files={"content": ("p.png", encode(photo((48, 36))), "image/png")},
+                   data={"style_id": "starry_night", "quality": "fast", "size": "48"})
+        job = wait_for_state(c.get, r.json()["id"], timeout=180)
+        assert job["state"] == "done", job.get("error")
+        assert job["step"] == job["total"] == 2
+    assert (tmp_path / "died").exists()  # the first try did die

@@ -179,7 +179,9 @@ class Worker(threading.Thread):
     def _paint_on_ray(self, job: Job, files: JobFiles, options: Resolved, style: Path) -> tuple[str, str | None]:
         """The job as one Ray task (``impasto serve --ray``) whose progress, previews and result
         come back as a stream and are recorded here: the job table stays the one record, and a
-        server restart re-queues what was running as it does for local workers."""
+        server restart re-queues what was running as it does for local workers. A task whose
+        worker or node dies is run again, ``max_attempts`` tries in all, as a local job the server
+        died on is."""
         from ..batch.rayexec import RayExecutor, first_line
         from ..batch.worker import paint_events
 
@@ -187,7 +189,8 @@ class Worker(threading.Thread):
             self._ray = RayExecutor(self.cfg.ray_address)
         ray = self._ray.ray
         handle, events = self._ray.stream(paint_events, files.content.read_bytes(), style.read_bytes(), options,
-                                          self.cfg.preview_interval, self.cfg.preview_edge, device=options.device)
+                                          self.cfg.preview_interval, self.cfg.preview_edge, device=options.device,
+                                          retries=max(0, self.cfg.max_attempts - 1))
         losses = None
         ended = False  # the task sent its last event: nothing to cancel
         try:
@@ -197,6 +200,11 @@ class Worker(threading.Thread):
                 if self.store.cancel_requested(job.id):
                     return "cancelled", None
                 ended = "error" in ev or "result" in ev
+                if "retry" in ev:  # the worker died: the task starts again, and so does the progress
+                    log.warning("job %s: Ray worker lost (%s); try %d", job.id, ev["why"], ev["retry"] + 1)
+                    losses = None
+                    self.store.progress(job.id, 0, job.total, None, None, False)
+                    continue
                 if "error" in ev:
                     return "failed", ev["error"]
                 if "result" in ev:
