@@ -48,17 +48,28 @@ class JobSpec:
     def instant(self) -> bool:
         return self.quality == INSTANT
 
+    def any_network(self, instant_ids: Collection[str]) -> bool:
+        """An instant job painted by the arbitrary-style network (a painting, not a shipped style)."""
+        return self.instant and self.style_id not in instant_ids
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def job_spec(job: Any) -> JobSpec:
+    """The request a stored job was made from (its record also holds the resolved engine options)."""
+    return JobSpec(**{k: v for k, v in job.params.items() if k != "engine"})
+
+
 def check_spec(cfg: WebConfig, style_strength: float | None, size: int | None, preserve_color: bool,
                quality: str | None, style_id: str | None, has_style_file: bool,
-               instant_ids: Collection[str]) -> JobSpec:
+               instant_ids: Collection[str], any_network: bool = False) -> JobSpec:
     """A JobSpec, or a 422 naming the bad field. Sizes are clamped, not refused.
 
     ``style_id`` names a bundled painting or, with ``quality=instant``, an instant style; an
     id that is only an instant style (``candy``) means ``instant`` when no quality is given.
+    With ``any_network`` (the arbitrary-style network is installed) ``instant`` also paints any
+    bundled or uploaded painting in one pass; its strength sets the balance (1 or more: all style).
     """
     if style_id and has_style_file:
         raise HTTPException(422, "give either style_id or a style image, not both")
@@ -66,7 +77,9 @@ def check_spec(cfg: WebConfig, style_strength: float | None, size: int | None, p
         raise HTTPException(422, "a style is needed: give style_id or upload a style image")
     if quality is None:
         quality = INSTANT if style_id in instant_ids and style_id not in BY_ID else "balanced"
-    if quality == INSTANT:
+    if quality == INSTANT and any_network and style_id not in instant_ids and (has_style_file or style_id in BY_ID):
+        pass  # the arbitrary-style network paints this painting
+    elif quality == INSTANT:
         if style_id not in instant_ids:
             raise HTTPException(422, "instant styles are " + ", ".join(instant_ids) + "; an uploaded or "
                                      "other style needs quality " + ", ".join(QUALITIES))

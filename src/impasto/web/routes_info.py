@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from .. import shipped
 from .access import client_of
 from .config import QUALITIES
 from .gallery import PAINTINGS
@@ -60,7 +61,7 @@ def router(svc: Service) -> APIRouter:
             max_strength=MAX_STRENGTH, workers=len(cfg.devices), color_in_engine=True,
             qualities=[QualityOut(id=q, iterations=cfg.quality_iterations[q]) for q in QUALITIES],
             max_waiting_per_client=cfg.max_waiting_per_client,
-            password_required=svc.gate.password is not None,
+            password_required=svc.gate.password is not None, instant_any=shipped.ANY_DECODER.is_file(),
             authorised=svc.gate.authorised(request.scope, request.cookies))
 
     @r.post("/api/login", status_code=204, tags=["service"], responses={401: {"model": Problem},

@@ -17,7 +17,8 @@ from ..errors import ImpastoError
 from ..images.io import save_image
 from .access import client_of
 from .config import INSTANT, QUALITIES
-from .jobspec import MAX_STRENGTH, MIN_STRENGTH, JobSpec, check_shape, check_spec, to_options, total_steps
+from .. import shipped
+from .jobspec import MAX_STRENGTH, MIN_STRENGTH, JobSpec, check_shape, check_spec, job_spec, to_options, total_steps
 from .models import Deleted, JobList, JobOut
 from .service import ERRORS, Service, job_id_param, owner_of
 from .uploads import read_limited
@@ -84,7 +85,7 @@ def router(svc: Service) -> APIRouter:
         svc.check_room(owner, client)
         has_style_file = style is not None and bool(style.filename or style.size)
         spec = check_spec(cfg, style_strength, size, preserve_color, quality, style_id or None,
-                          has_style_file, instant)
+                          has_style_file, instant, shipped.ANY_DECODER.is_file())
 
         async def decoded(upload: UploadFile, what: str) -> Image.Image:
             data = await read_limited(upload, what, cfg.max_upload_bytes)
@@ -151,25 +152,32 @@ def router(svc: Service) -> APIRouter:
         parent = svc.find(job_id, owner)
         if parent.params.get("quality") != INSTANT or parent.state != "done":
             raise HTTPException(409, "only a finished instant painting can be refined")
-        style = instant.get(parent.params.get("style_id") or "")
-        if style is None or style.painting_id is None:
-            name = style.title if style else parent.params.get("style_id")
+        parent_spec = job_spec(parent)
+        style = instant.get(parent_spec.style_id or "")
+        if parent_spec.any_network(instant):  # the arbitrary network painted a painting: refine with it
+            painting_id = parent_spec.style_id
+        elif style is None or style.painting_id is None:
+            name = style.title if style else parent_spec.style_id
             raise HTTPException(409, f"the painting of the {name} style does not come with the app, "
                                      "so its result cannot be refined")
+        else:
+            painting_id = style.painting_id
         if quality == INSTANT:
             raise HTTPException(422, f"quality must be one of {', '.join(QUALITIES)} to refine")
         client = client_of(request.scope)
         svc.check_room(owner, client)
-        spec = check_spec(cfg, style_strength, parent.params["size"], parent.params["preserve_color"], quality,
-                          style.painting_id, False, instant)
+        spec = check_spec(cfg, style_strength, parent_spec.size, parent_spec.preserve_color, quality,
+                          painting_id, painting_id is None, instant)
         spec.refine_of = parent.id
         before = files.for_job(parent.id)
         with Image.open(before.content) as photo:  # (the header only)
             check_shape("content", photo.width, photo.height, spec, cfg)  # "best" needs more pixels
 
-        def write(content_path: Path, _style: Path, init_path: Path) -> None:
+        def write(content_path: Path, style_path: Path, init_path: Path) -> None:
             shutil.copyfile(before.content, content_path)
             shutil.copyfile(before.result, init_path)
+            if painting_id is None:  # the painting the parent's user uploaded
+                shutil.copyfile(before.style, style_path)
 
         return await queue(spec, owner, client, write)
 

@@ -15,13 +15,15 @@ def job_out(store: JobStore, job: Job, instant: dict[str, InstantStyle]) -> JobO
     base = f"/api/jobs/{job.id}"
     style_id = job.params.get("style_id")
     is_instant = job.params.get("quality") == INSTANT
-    if is_instant:
+    by_network = is_instant and style_id not in instant  # the arbitrary-style network painted a painting
+    if is_instant and not by_network:
         style = instant.get(style_id or "")
         title = f"{style.title if style else style_id} (instant)"
     else:
         title = BY_ID[style_id].title if style_id in BY_ID else "your style image"
-    refinable = is_instant and job.state == "done" and bool(instant.get(style_id or "")) \
-        and instant[style_id].painting_id is not None
+        title += " (instant)" if by_network else ""
+    refinable = is_instant and job.state == "done" and (by_network or (
+        bool(instant.get(style_id or "")) and instant[style_id].painting_id is not None))
     return JobOut(
         id=job.id, state=job.state, instant=is_instant, created=job.created, started=job.started,
         finished=job.finished, jobs_ahead=store.jobs_ahead(job) if job.state == "queued" else None,

@@ -30,20 +30,16 @@ from ..images.io import load_image, save_image
 from ..options import Resolved, from_record
 from ..painter import Done, Failed, Painter, Request
 from ..painter.painter import thumbnail
+from ..shipped import ANY
 from .config import WebConfig
 from .files import FileArea, JobFiles
 from .gallery import BY_ID
 from .instant import InstantStyle
-from .jobspec import JobSpec, engine_options
+from .jobspec import engine_options, job_spec
 from .store import Job, JobStore
 
 log = logging.getLogger("impasto.web")
 SMALLER = "output size"  # how the page names what a failure line asks to make smaller
-
-
-def job_spec(job: Job) -> JobSpec:
-    """The request a job was made from (its record also holds the resolved engine options)."""
-    return JobSpec(**{k: v for k, v in job.params.items() if k != "engine"})
 
 
 class _Stopped(Exception):
@@ -153,13 +149,19 @@ class Worker(threading.Thread):
         files = self.files.for_job(job.id)
         if self._check(job):
             return "cancelled", None
-        style = self.instant.get(spec.style_id or "")
-        if style is None:
-            return "failed", f"the instant style {spec.style_id!r} is no longer available"
         settings = {"long_edge": spec.size, "device": self.device,
                     "color": "luminance" if spec.preserve_color else "style"}
-        for ev in self.painter.paint(Request(files.content, from_record({}), model=style.path, settings=settings),
-                                     smaller=SMALLER):
+        if spec.any_network(self.instant):  # any painting: the arbitrary-style network
+            if spec.style_id and spec.style_id not in BY_ID:
+                return "failed", f"the bundled style {spec.style_id!r} is no longer available"
+            painting = BY_ID[spec.style_id].path if spec.style_id else files.style
+            settings["alpha"] = min(1.0, spec.style_strength)
+            request = Request(files.content, from_record({}), (painting,), ANY, settings)
+        elif spec.style_id in self.instant:
+            request = Request(files.content, from_record({}), model=self.instant[spec.style_id].path, settings=settings)
+        else:
+            return "failed", f"the instant style {spec.style_id!r} is no longer available"
+        for ev in self.painter.paint(request, smaller=SMALLER):
             if isinstance(ev, Failed):
                 if ev.bug:
                     log.error("job %s failed", job.id, exc_info=ev.error)
