@@ -66,3 +66,20 @@ def test_the_page_paints_any_painting_instantly_then_refines_it(client, png):
     assert refined["state"] == "done" and refined["options"]["refine_of"] == uploaded["id"]
     got = client.get(refined["links"]["style"]).content
     assert got == client.get(uploaded["links"]["style"]).content  # it refined with the painting the user uploaded
+
+
+def test_batch_paints_each_style_with_the_arbitrary_network(small, tmp_path):
+    from impasto.batch import LocalExecutor, plan, run_batch, shorthand
+    from impasto.batch.jobs import Digests, job_key
+
+    content, style = small
+    jobs = plan(shorthand([str(content)], [str(style)], ["any"], {"max_long_edge": (48,), "device": ("cpu",)}),
+                out_dir=tmp_path / "o")
+    [job] = jobs
+    assert job.model == "any" and job.styles == (str(style),) and "any_s" in job.output
+    s = run_batch(jobs, LocalExecutor(), tmp_path / "r.jsonl")
+    assert (s.done, s.failed) == (1, []) and Image.open(job.output).size == (48, 36)
+    Image.open(style).rotate(180).save(style)  # another painting: another key
+    [again] = plan(shorthand([str(content)], [str(style)], ["any"], {"max_long_edge": (48,), "device": ("cpu",)}),
+                   out_dir=tmp_path / "o")
+    assert job_key(again, Digests()) != job.key

@@ -28,6 +28,8 @@ from .features.layers import ARCHS, PAPER_STYLE_LAYERS, canonical_layer, layer_w
 from .presets import PRESETS
 
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 2.0, "sgd": 0.1}
+# --init values that name no file (instant: the arbitrary-style network's painting, made by engine.prepare)
+BUILTIN_INITS = ("noise", "content", "style", "instant")
 MAX_SCALE_COUNT = 8  # --scales N with N up to this; larger single values are long edges
 MIN_COARSE = 64  # --scales N makes no size with a shorter long edge
 # The default look's beta for its 1/N^2 layer weights and max pooling, per network (measured:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..options import Resolved
+from ..options import BUILTIN_INITS, Resolved
 from ..shipped import device_type, model_file
 
 KEY_VERSION = 1  # bump when what a key covers changes, so old sidecars stop matching
@@ -59,7 +59,7 @@ class Job:
         d: dict[str, Any] = {"content": self.content}
         if self.model is not None:
             d["model"] = self.model
-        else:
+        if self.styles:
             d["styles"] = list(self.styles)
         return d
 
@@ -87,7 +87,7 @@ def job_key(job: Job, digest: Digests) -> str:
     and the output's format. Options naming files (``init``, ``masks``) count by content too."""
     o = job.options
     record = {k: v for k, v in o.record().items() if k not in NOT_IN_KEY}
-    if isinstance(o.init, (str, os.PathLike)) and o.init not in ("noise", "content", "style"):
+    if isinstance(o.init, (str, os.PathLike)) and o.init not in BUILTIN_INITS:
         record["init"] = digest(o.init)
     if o.masks:
         record["masks"] = [digest(m) for m in o.masks]
@@ -96,6 +96,8 @@ def job_key(job: Job, digest: Digests) -> str:
     if job.model is not None:
         what["model"] = digest(model_file(job.model, device_type(job.settings.get("device", "auto"))).path)
         what["settings"] = {k: v for k, v in job.settings.items() if k not in NOT_IN_KEY}
+        if job.styles:  # the paintings of --model any
+            what["styles"] = [digest(s) for s in job.styles]
     else:
         what["styles"] = [digest(s) for s in job.styles]
         what["options"] = record

@@ -29,8 +29,9 @@ from ..errors import ImpastoError
 from ..fast.options import model_run_settings
 from ..images.atomic import output_format
 from ..images.formats import INPUT_SUFFIXES
-from ..options import flag, knobs, resolve
-from ..shipped import model_file
+from ..options import BUILTIN_INITS, flag, knobs, resolve
+from ..arbitrary.options import any_run_settings
+from ..shipped import ANY, model_file
 from .jobs import Digests, Job, job_key
 
 FIELDS = ("id", "content", "style", "styles", "model", "output", "preset")
@@ -183,15 +184,18 @@ def shorthand(contents: Sequence[str], styles: Sequence[str], models: Sequence[s
     varied = tuple(n for n in names if len(sweeps[n]) > 1) + (("preset",) if len(presets) > 1 else ())
     combos = list(itertools.product(*(sweeps[n] for n in names)))
     out = []
-    painters = [("style", s) for s in styles] + [("model", m) for m in models]
+    by_network = ANY in models  # --model any: each style painted by the arbitrary network, not optimised
+    painters = [("any" if by_network else "style", s) for s in styles] + [("model", m) for m in models if m != ANY]
+    if by_network and not styles:
+        raise ImpastoError("--model any paints with a painting: give --style too")
     for content, folder in image_files(contents, skip):
         for what, painter in painters:
             for preset in presets:
                 for values in combos:
                     n = len(out) + 1
                     out.append(Request(f"job {n}", content=content, id=str(n),
-                                       styles=(painter,) if what == "style" else (),
-                                       model=painter if what == "model" else None, preset=preset,
+                                       styles=(painter,) if what != "model" else (),
+                                       model={"model": painter, "any": ANY}.get(what), preset=preset,
                                        options=dict(zip(names, values)), varied=varied, folder=folder))
     return out
 
@@ -206,6 +210,8 @@ def _shown(v: Any) -> str:
 def output_name(req: Request, content: str, fmt: str) -> str:
     """``photo__starry_night[__style_weight-1000].png``: the inputs, then the options that vary."""
     painter = "+".join(Path(s).stem for s in req.styles) if req.styles else Path(str(req.model)).stem
+    if req.model == ANY:
+        painter = f"any_{painter}"
     tags = []
     for name in req.varied:
         value = req.preset if name == "preset" else req.options.get(name)
@@ -239,12 +245,15 @@ def check(req: Request, defaults: Mapping[str, Any], preset: str | None, base: P
     """One request as a Job with resolved options and absolute paths, or a one-line ImpastoError."""
     if not req.content:
         raise ImpastoError("no content image given")
-    if bool(req.styles) == bool(req.model):
+    arbitrary = req.model == ANY
+    if bool(req.styles) == bool(req.model) and not arbitrary:
         raise ImpastoError("give style image(s) or a model, not both" if req.styles else
                            "no style image or model given")
+    if arbitrary and not req.styles:
+        raise ImpastoError("--model any paints with a painting: give style image(s) too")
     content = _existing(base, req.content, "content")
     options = {**defaults, **req.options}
-    if options.get("init") not in (None, "noise", "content", "style"):
+    if options.get("init") not in (None, *BUILTIN_INITS):
         options["init"] = _existing(base, str(options["init"]), "init image")
     if options.get("masks"):
         options["masks"] = tuple(_existing(base, m, "mask") for m in options["masks"])
@@ -252,9 +261,10 @@ def check(req: Request, defaults: Mapping[str, Any], preset: str | None, base: P
     if req.model is not None:
         if preset:
             raise ImpastoError("a preset does not apply to a model (a feed-forward model paints in one pass)")
-        settings = model_run_settings(options)
-        job = Job(req.id or req.where, content, "", resolve(**options), model=model_ref(base, req.model),
-                  settings=settings, where=req.where)
+        settings = any_run_settings(options) if arbitrary else model_run_settings(options)
+        styles = tuple(_existing(base, s, "style") for s in req.styles)
+        job = Job(req.id or req.where, content, "", resolve(**options), styles=styles,
+                  model=model_ref(base, req.model), settings=settings, where=req.where)
     else:
         styles = tuple(_existing(base, s, "style") for s in req.styles)
         o = resolve(None, preset, **options)

@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "subfolder: DIR/2019/a.jpg -> OUTDIR/2019/a__STYLE.png (repeat)")
     b.add_argument("--style", action="append", default=[], metavar="IMAGE", help="a style image (repeat)")
     b.add_argument("--model", action="append", default=[], metavar="MODEL",
-                   help="a feed-forward style, a shipped name or a model file (repeat)")
+                   help="a feed-forward style, a shipped name or a model file (repeat); any: each --style painted "
+                        "by the arbitrary-style network instead of optimised")
     b.add_argument("-o", "--output", metavar="OUTDIR",
                    help="folder for the pictures (named from their inputs and swept options); with a "
                         "manifest, its relative outputs are taken from here")
