@@ -1,4 +1,4 @@
-"""The cluster engine: jobs as Ray tasks, feed-forward jobs through Ray Data, on any Ray cluster.
+"""The cluster engine: jobs as Ray tasks, feed-forward jobs on model actors, on any Ray cluster.
 
 ``RayExecutor(address)`` connects to a running cluster (``ray start --head`` on one machine,
 ``ray start --address=HEAD:6379`` on the others; docs/cluster.md) or, with ``"local"``, starts a

@@ -1,6 +1,6 @@
 """The one painter behind every shell: a request in, progress events out, a picture or one line.
 
-The CLI, the web worker (local and on Ray), the batch worker (local, Ray tasks and Ray Data
+The CLI, the web worker (local and on Ray), the batch worker (local, Ray tasks and model
 actors) and the grid all paint through :class:`Painter`: it holds the loaded networks and
 models (one cache), runs the optimisation engine or a feed-forward model for a
 :class:`Request`, and yields :class:`Progress` events (step, the total the sizes actually
