@@ -104,6 +104,7 @@ def speed(model, decoder: Path, photo: Path, painting: Path, repeat: int = 3) ->
     square.save(sq)
     stylize_arbitrary(model, sq, [painting], long_edge=512)
     walls, cpus = [], []
+    stall, start = record.cpu_stall(), time.perf_counter()
     for _ in range(repeat):
         c, t = time.process_time(), time.perf_counter()
         stylize_arbitrary(model, sq, [painting], long_edge=512)
@@ -116,11 +117,12 @@ def speed(model, decoder: Path, photo: Path, painting: Path, repeat: int = 3) ->
     t = time.perf_counter()
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": str(record.threads())})
     whole = time.perf_counter() - t
+    contention = (record.cpu_stall() - stall) / (time.perf_counter() - start)
     walls.sort()
     return {"size": "512x512", "painting": str(painting), "painting_wall_median": walls[len(walls) // 2],
             "painting_wall_best": walls[0], "painting_cpu_seconds": min(cpus), "whole_process": whole,
             "whole_process_command": "python -c 'load the network, stylize at 512, save' (a fresh process)",
-            "contention": record.cpu_stall()}
+            "contention": contention}  # the fraction of the time others' work waited for a CPU
 
 
 def sheet(pairs: dict, out: Path, columns: tuple[str, ...] = COLUMNS, cell: int = 192) -> None:
