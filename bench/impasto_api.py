@@ -4,7 +4,8 @@ The bench runs impasto through its command line, as it runs the peers (``bench.p
 imports the package only for what no command line gives: the flags as the CLI spells them, the
 resize every tool's input is made with, the Caffe VGG-19 the yardstick scores with, and, for the
 figures that time a piece of a run (the floor, painting alone, in-process runs on the GPU, the
-batch driver's own cost, training the shipped styles), the pieces themselves. The public door
+batch driver's own cost, training the shipped styles, the arbitrary-style network's quality), the
+pieces themselves. The public door
 (``impasto``, ``impasto.fast``, ``impasto.batch``) comes first; the internals below it are what
 to mend when the package is reorganised.
 
@@ -36,6 +37,9 @@ _HOME = {
     "FAST_DIR": "impasto.shipped", "model_record": "impasto.fast.model", "save_model": "impasto.fast.model",
     "stylize_tensors": "impasto.fast.painting", "train_many": "impasto.fast.training",
     "PerceptualLoss": "impasto.fast.loss",
+    # the arbitrary-style network and its held-out split (bench.arbitrary)
+    "ArbitraryModel": "impasto.arbitrary", "arbitrary_split": "impasto.arbitrary:split",
+    "stylize_arbitrary": "impasto.arbitrary:stylize",
     # internals: the batch driver's pieces
     "RayExecutor": "impasto.batch.rayexec", "ResultsLog": "impasto.batch.records",
     "write_output": "impasto.batch.records", "run_job": "impasto.batch.worker",
@@ -45,5 +49,6 @@ __all__ = sorted(_HOME)
 
 def __getattr__(name: str) -> Any:
     if name in _HOME:
-        return getattr(import_module(_HOME[name]), name)
+        module, _, attr = _HOME[name].partition(":")  # "module:attr" where the bench's name differs
+        return getattr(import_module(module), attr or name)
     raise AttributeError(f"module 'bench.impasto_api' has no attribute {name!r}")

@@ -66,7 +66,7 @@ class Moments:
 
     def add(self, f: torch.Tensor) -> None:
         """Add a (1, C, h, w) block of features."""
-        x = f.detach().double()
+        x = f.detach().to(torch.float32 if f.device.type == "mps" else torch.float64)  # MPS has no float64
         self.n += f.shape[2] * f.shape[3]
         self.sum = self.sum + x.sum(dim=(0, 2, 3))
         self.sq = self.sq + x.square().sum(dim=(0, 2, 3))
