@@ -10,6 +10,7 @@
     flicker   impasto video's flicker without and with smoothing, measured independently of it
     defaults  every tool's defaults on unseen photos, and impasto's candidate defaults and stop rule
     fast      feed-forward styles on the CPU: speed (torch, onnxruntime) and quality against the engine
+    arbitrary the arbitrary-style network (--model any) against the engine's default run, and its speed
     batch     impasto batch's jobs per minute against a shell loop, and what Ray adds per job
     batch-scale  a 10,000-job plan and 2,000 tiny jobs: what impasto and Ray add per job
     gpu, gpu-carry  every GPU figure in one device call (bench/gpu/), and what that call carries
@@ -26,10 +27,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import batch, batch_scale, curve, defaults, fast, flicker, floor, inputs, record, speed, tradeoff, train_shipped
+from . import arbitrary, batch, batch_scale, curve, defaults, fast, flicker, floor, inputs, record, speed, tradeoff, train_shipped
 from .gpu import carry, command
 
-COMMANDS = (inputs, speed, floor, curve, tradeoff, flicker, defaults, fast, batch, batch_scale, command, carry,
+COMMANDS = (inputs, speed, floor, curve, tradeoff, flicker, defaults, fast, arbitrary, batch, batch_scale, command, carry,
             train_shipped)
 
 

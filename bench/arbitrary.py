@@ -1,6 +1,6 @@
 """The arbitrary-style network judged on photos and paintings it never trained on.
 
-    python -m bench.arbitrary --decoder DECODER.pt [--size 512] [--photos 4] [--paintings 6]
+    python -m bench arbitrary --decoder DECODER.pt [--size 512] [--photos 4] [--paintings 6]
                               [--sheet docs/arbitrary/sheet.jpg] [--no-engine] [--no-speed]
 
 For each held-out photo (BSDS500, ``impasto.arbitrary.training.split``) and each unseen painting
@@ -31,14 +31,15 @@ from pathlib import Path
 
 from . import record
 from .impasto_api import ArbitraryModel, arbitrary_split, stylize_arbitrary
-from .inputs import ROOT, WORK, prepare
+from .inputs import prepare
+from .paths import SHARED, WORK
 from .peers import Spec, run
 from .yardstick import Yardstick
 
-DATASETS = ROOT.parent / "shared" / "datasets"
+DATASETS = SHARED / "datasets"
 BSDS = (DATASETS / "bsds500" / "train", DATASETS / "bsds500" / "val")
 WIKIART = DATASETS / "wikiart" / "train"
-CLASSICS = ROOT.parent / "shared" / "images" / "style"
+CLASSICS = SHARED / "images" / "style"
 COLUMNS = ("engine default", "instant")  # the sheet's columns, in order; others may be added to a result
 
 
@@ -177,8 +178,7 @@ def _geomean(xs: list[float]) -> float:
     return math.exp(sum(math.log(x) for x in xs) / len(xs))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.arbitrary", description=__doc__.split("\n")[0])
+def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", type=Path, required=True, help="decoder file or checkpoint to judge")
     p.add_argument("--size", type=int, default=512, help="long edge of the pre-resized inputs")
     p.add_argument("--photos", type=int, default=4)
@@ -187,7 +187,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-engine", action="store_true", help="skip the engine's default runs (instant only)")
     p.add_argument("--no-speed", action="store_true", help="skip the 512x512 timing")
     p.add_argument("--results", help="results name (default arbitrary-SIZE): bench/results/NAME.json")
-    a = p.parse_args(argv)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("arbitrary", help="the arbitrary-style network against the engine on unseen pairs; speed")
+    add_flags(p)
+    p.set_defaults(func=cmd_arbitrary)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.arbitrary", description=__doc__.split("\n")[0])
+    add_flags(p)
+    return cmd_arbitrary(p.parse_args(argv))
+
+
+def cmd_arbitrary(a: argparse.Namespace) -> int:
     record.commit()
     model = ArbitraryModel.load(a.decoder, device="cpu")
     steps = model.train.get("steps_done")
