@@ -15,26 +15,31 @@ out=${OUT:?set OUT}
 device=${DEVICE:-cuda}
 tiny=${TINY:-}
 any=/tmp/impasto-any train=/tmp/impasto-train gpu=/tmp/impasto-gpu
+# The limits are the GPU machine's; a CPU rehearsal (a busy 2-core machine, where decoding the
+# data alone takes a minute) gets four times as long.
+scale=1
+[ "$device" = cpu ] && scale=4
+any_limit=$(( ${ANY_LIMIT:-205} * scale )) train_limit=$(( ${TRAIN_LIMIT:-195} * scale )) gpu_limit=$(( ${GPU_LIMIT:-130} * scale ))
 mkdir -p "$out" "$any" "$train" "$gpu"
 {
   date -u +"start %H:%M:%S"
-  if [ "${ANY_LIMIT:-205}" != 0 ]; then
-    timeout "${ANY_LIMIT:-205}" bash bench/device.sh train-any --device "$device" $tiny \
+  if [ "$any_limit" != 0 ]; then
+    timeout "$any_limit" bash bench/device.sh train-any --device "$device" $tiny \
       --out "$any" --budget "${ANY_BUDGET:-165}"
     echo "train-any exit $?"
     [ -f "$any/decoder.ckpt" ] && mv "$any/decoder.ckpt" "$out/decoder.ckpt"
     tar -C "$any" -cf "$out/any.tar" .
   fi
   date -u +"decoder done %H:%M:%S"
-  if [ "${TRAIN_LIMIT:-195}" != 0 ]; then
-    timeout "${TRAIN_LIMIT:-195}" bash bench/device.sh train-shipped --device "$device" $tiny \
+  if [ "$train_limit" != 0 ]; then
+    timeout "$train_limit" bash bench/device.sh train-shipped --device "$device" $tiny \
       --out "$train" --budget "${TRAIN_BUDGET:-150}"
     echo "train-shipped exit $?"
     tar -C "$train" -cf "$out/train.tar" .
   fi
   date -u +"styles done %H:%M:%S"
-  if [ "${GPU_LIMIT:-130}" != 0 ]; then
-    timeout "${GPU_LIMIT:-130}" bash bench/device.sh gpu --device "$device" $tiny \
+  if [ "$gpu_limit" != 0 ]; then
+    timeout "$gpu_limit" bash bench/device.sh gpu --device "$device" $tiny \
       --out "$gpu" --budget "${GPU_BUDGET:-110}" ${GPU_PARTS:+--parts "$GPU_PARTS"}
     echo "gpu exit $?"
     tar -C "$gpu" -cf "$out/gpu.tar" .

@@ -35,13 +35,14 @@ CARRY = ROOT / ".gpu-carry"
 UNPACKED = Path("/tmp/impasto-data")
 GPU = dict(batch=8, crop=256, style_crop=256, precision="bf16", log_every=100, checkpoint_every=2000,
            preview_every=0)
-TINY = dict(GPU, batch=2, crop=64, style_crop=64, log_every=2, checkpoint_every=4, steps=6)
+TINY = dict(GPU, batch=2, crop=32, style_crop=32, log_every=2, checkpoint_every=2, steps=4)
+TINY_IMAGES = 24  # images of each folder the rehearsal trains on
 ASSUMED_TFLOPS = 60.0  # effective rate assumed for the step budget; the guard catches a slower GPU
 MAX_STEPS = 160_000  # Huang & Belongie's whole schedule
 
 
 def step_flops(widths: tuple[int, int, int], crop: int, batch: int) -> float:
-    """FLOPs of one decoder training step at ``crop`` and ``batch``, counted on the CPU at 64 px
+    """FLOPs of one decoder training step at ``crop`` and ``batch``, counted on the CPU at 32 px
     with a batch of 1 and scaled (convolutions dominate and scale with the pixels)."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -50,7 +51,7 @@ def step_flops(widths: tuple[int, int, int], crop: int, batch: int) -> float:
 
     encoder = load_encoder("cpu", "fp32")
     decoder = Decoder(DecoderSize(tuple(widths)))
-    photo, art = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    photo, art = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
     with FlopCounterMode(display=False) as counter:
         with torch.no_grad():
             fc = encode(encoder, photo)[TRANSFER_LAYER]
@@ -58,7 +59,7 @@ def step_flops(widths: tuple[int, int, int], crop: int, batch: int) -> float:
             t = adain(fc, *targets[TRANSFER_LAYER])
         feats = encode(encoder, decoder(t), STAT_LAYERS)
         sum(f.float().square().mean() for f in feats.values()).backward()
-    return counter.get_total_flops() * (crop / 64) ** 2 * batch
+    return counter.get_total_flops() * (crop / 32) ** 2 * batch
 
 
 def strip_optimizer(ckpt: Path, dest: Path) -> None:
@@ -74,6 +75,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     datasets = train_data.unpack(CARRY, UNPACKED)
+    if a.tiny:
+        datasets = train_data.sample(datasets, UNPACKED.with_name(UNPACKED.name + "-tiny"), TINY_IMAGES)
     preset = TINY if a.tiny else GPU
     widths = ArbitraryTrainOptions().widths
     flops = step_flops(widths, preset["crop"], preset["batch"])

@@ -61,7 +61,8 @@ UNSEEN = ("3096.jpg", "42049.jpg")  # BSDS500 val photos: never trained on
 GPU = dict(width=32, blocks=5, crop=256, batch=4, style_size=1024, steps=12000, precision="bf16", log_every=200,
            preview_every=0, checkpoint_every=0, look="default", cuda_graph=True)
 # The rehearsal: the same network and code, tiny crops and a handful of steps.
-TINY = dict(GPU, crop=64, batch=2, style_size=128, steps=6, log_every=2)
+TINY = dict(GPU, crop=32, batch=1, style_size=64, steps=4, log_every=2)
+TINY_PHOTOS = 16
 # The small networks of data/fast/NAME.pt (what their files record: the classic look).
 CPU = dict(width=16, blocks=3, crop=96, batch=2, style_size=256, steps=1500, precision="bf16", log_every=50,
            preview_every=100, checkpoint_every=100, look="classic")
@@ -99,7 +100,7 @@ def step_flops(opts: TrainOptions, styles: list[str]) -> float:
     """FLOPs of one training step of ``opts`` for ``styles`` together (forward and backward, the
     stacked loss), counted by torch at a small crop and batch and scaled to ``opts``'
     (convolutions dominate and scale with the pixels)."""
-    crop, batch = 64, 2
+    crop, batch = 32, 1
     small = TrainOptions(**{**opts.record(), "crop": crop, "batch": batch, "style_size": 64, "device": "cpu",
                             "precision": "fp32", "cuda_graph": False})
     steps = train_step.build_steps(small, [style_image(n) for n in styles])
@@ -136,7 +137,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     names = a.styles or list(STYLES)
     if a.threads:
         torch.set_num_threads(a.threads)
-    photos = training_photos()
+    photos = training_photos()[:TINY_PHOTOS] if a.tiny else training_photos()
     record: dict = {"machine": machine(a.device), "command": " ".join(["python -m bench", *sys.argv[1:]]),
                     "options": opts.record(), "styles": names, "photos": f"{len(photos)} from {datasets()}"}
     if a.tiny:  # what the GPU step will cost, counted here
@@ -173,7 +174,8 @@ def cmd_train(a: argparse.Namespace) -> int:
                   stopped_early=done < opts.steps)
     if a.device.startswith("cuda"):
         record["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    preview_sheet(models, unseen_photos() or [ROOT / "examples/tubingen.jpg"], out / "preview.jpg")
+    preview_sheet(models, unseen_photos() or [ROOT / "examples/tubingen.jpg"], out / "preview.jpg",
+                  96 if a.tiny else 320)
     (out / "train.json").write_text(json.dumps(record, indent=1))
     print(f"trained {', '.join(names)}: {done} steps in {seconds:.0f} s "
           f"({record['seconds_per_step'] * 1000:.1f} ms a step{', stopped by the time guard' if record['stopped_early'] else ''}); "

@@ -19,8 +19,8 @@ LOOKS = {
     "default": dict(weights="caffe-normalized", pooling="max", style_layer_weighting="inverse-square"),
 }
 # beta per look when none is given. classic: the recipe of the shipped models. default: the
-# engine's default beta for that network, which a short CPU trial and a units comparison with
-# the classic recipe both support (docs/fast.md, "The loss's look").
+# engine's default beta for that network, the balance the models are judged against (the classic
+# recipe's, carried over unit for unit, would be about 7.4e6: docs/fast.md, "The loss's look").
 LOOK_BETA = {"classic": 1e3, "default": 1.2e8}
 
 
