@@ -307,6 +307,10 @@ def cmd_step_cost(a: argparse.Namespace) -> int:
 def cmd_pack_data(a: argparse.Namespace) -> int:
     """Photos and paintings into .gpu-carry/data, as many paintings as the carry limit leaves room for."""
     data = CARRY / "data"
+    old = CARRY / "bsds"  # the photos as they travelled before data/bsds500.tar: nothing reads them now
+    if old.is_dir():
+        shutil.rmtree(old)
+        print(f"removed {old} (the photos travel in {data / 'bsds500.tar'})")
     others = sum(f.stat().st_size for f in CARRY.rglob("*") if f.is_file() and data not in f.parents)
     budget = LIMIT - checkout_bytes() - others - a.margin * 2**20
     counts = train_data.pack(CARRY, budget)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,13 +131,14 @@ def train(style: str | Path, photos: str | Path, out: str | Path, opts: TrainOpt
     return next(iter(models.values()))
 
 
-def train_many(styles: Mapping[str, tuple[str | Path, str]], photos: str | Path, out_dir: str | Path,
-               opts: TrainOptions | None = None, preview: str | Path | None = None,
+def train_many(styles: Mapping[str, tuple[str | Path, str]], photos: str | Path | Sequence[Path],
+               out_dir: str | Path, opts: TrainOptions | None = None, preview: str | Path | None = None,
                on_report: Report | None = None, deadline: float | None = None) -> dict[str, FastModel]:
     """Train one model per style side by side and write ``out_dir/NAME.pt`` for each.
 
-    ``styles``: NAME -> (style image, credit). They see the same crops and share one loss
-    network (the photos' features are computed once a step for all). ``on_report(step,
+    ``styles``: NAME -> (style image, credit); ``photos``: a folder or the image files. They see
+    the same crops and share one loss network (the photos' features are computed once a step
+    for all). ``on_report(step,
     {NAME: losses})`` every ``log_every`` steps. ``deadline``: a ``time.monotonic()`` value
     after which training stops early and the models are written with the steps done so far
     (recorded as ``steps_done``): a guard for runs with a hard time limit."""
@@ -149,7 +150,7 @@ def train_many(styles: Mapping[str, tuple[str | Path, str]], photos: str | Path,
     return _train(jobs, photos, opts, preview, on_report, 0, None, deadline)
 
 
-def _train(jobs: Mapping[str, tuple[str | Path, str, Path]], photos: str | Path, opts: TrainOptions,
+def _train(jobs: Mapping[str, tuple[str | Path, str, Path]], photos: str | Path | Sequence[Path], opts: TrainOptions,
            preview: str | Path | None, on_report: Report | None, start: int, ckpt: FastModel | None,
            deadline: float | None = None) -> dict[str, FastModel]:
     device = resolve_device(opts.device)
