@@ -341,13 +341,13 @@ def test_the_loss_look_is_recorded_and_old_files_keep_the_classic_one(tmp_path, 
     existed resumes with the loss it was trained on."""
     assert TrainOptions().loss_options().weights == "caffe" and TrainOptions().beta() == 1e3
     new = TrainOptions(look="default").loss_options()
-    assert (new.weights, new.pooling, new.style_weight) == ("caffe-normalized", "max", 1.2e8)
+    assert (new.weights, new.pooling, new.style_weight) == ("caffe-normalized", "max", 3e7)
     assert TrainOptions(look="default", style_weight=5.0).loss_options().style_weight == 5.0
     with pytest.raises(ImpastoError, match="--look"):
         TrainOptions(look="modern").validated()
     out = tmp_path / "d.pt"
     m = train(style_path, photos, out, TrainOptions(steps=2, **{**TINY, "look": "default", "checkpoint_every": 2}))
-    assert m.train["look"] == "default" and m.train["style_weight"] == 1.2e8
+    assert m.train["look"] == "default" and m.train["style_weight"] == 3e7
     ckpt = torch.load(out.with_name("d.pt.ckpt"), weights_only=True)
     for k in ("look", "cuda_graph"):
         del ckpt["train"][k]
