@@ -138,8 +138,7 @@ def train_many(styles: Mapping[str, tuple[str | Path, str]], photos: str | Path 
 
     ``styles``: NAME -> (style image, credit); ``photos``: a folder or the image files. They see
     the same crops and share one loss network (the photos' features are computed once a step
-    for all). ``on_report(step,
-    {NAME: losses})`` every ``log_every`` steps. ``deadline``: a ``time.monotonic()`` value
+    for all). ``on_report(step, {NAME: losses})`` every ``log_every`` steps. ``deadline``: a ``time.monotonic()`` value
     after which training stops early and the models are written with the steps done so far
     (recorded as ``steps_done``): a guard for runs with a hard time limit."""
     opts = (opts or TrainOptions()).validated()
@@ -150,9 +149,9 @@ def train_many(styles: Mapping[str, tuple[str | Path, str]], photos: str | Path 
     return _train(jobs, photos, opts, preview, on_report, 0, None, deadline)
 
 
-def _train(jobs: Mapping[str, tuple[str | Path, str, Path]], photos: str | Path | Sequence[Path], opts: TrainOptions,
-           preview: str | Path | None, on_report: Report | None, start: int, ckpt: FastModel | None,
-           deadline: float | None = None) -> dict[str, FastModel]:
+def _train(jobs: Mapping[str, tuple[str | Path, str, Path]], photos: str | Path | Sequence[Path],
+           opts: TrainOptions, preview: str | Path | None, on_report: Report | None, start: int,
+           ckpt: FastModel | None, deadline: float | None = None) -> dict[str, FastModel]:
     device = resolve_device(opts.device)
     for style, _, out in jobs.values():
         load_image(style)  # fail now, not after loading the photos
