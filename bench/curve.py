@@ -5,18 +5,24 @@ modification time since the process started, and each file is scored afterwards 
 ``bench.yardstick`` (fp32, outside the timed run). One result file per size collects the runs,
 each with its own machine record, so one tool can be rerun (e.g. impasto after a change of
 defaults) without rerunning the others; ``plot`` draws whatever the file holds.
+
+    python -m bench curve --size 256 --runs pastiche,neural-style,impasto:auto --steps 500 --every 10
+    python -m bench plot --size 256 --plot docs/quality_vs_time_256.png
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 from PIL import Image
 
-from .inputs import WORK, Inputs
-from .peers import MATCHED, Spec, precision_of, quiet_run
-from .record import describe, machine
+from . import record
+from .inputs import Inputs, prepare
+from .paths import WORK
+from .peers import Spec, parse_specs, precision_of, quiet_run
+from .speed import RUNS_HELP
 from .yardstick import Yardstick
 
 METRICS = (("matched", "matched objective (pastiche's loss)"),
@@ -38,7 +44,7 @@ def curve(spec: Spec, inputs: Inputs, every: int, judge: Yardstick) -> dict:
         points.append({"step": "end", "seconds": o.final[0], **final})
     print(f"  {spec.label}: {o.wall:.1f} s (contention {o.contention:.0%}), final matched {final['matched']:.4g}, "
           f"content error {final['content_error']:.3f}, style error {final['style_error']:.3f}", file=sys.stderr)
-    return {"spec": vars(spec), "precision": precision_of(spec), "machine": machine(), "command": o.command,
+    return {"spec": vars(spec), "precision": precision_of(spec), "machine": record.machine(), "command": o.command,
             "wall": o.wall, "max_rss_mb": o.max_rss_mb, "contention": o.contention, "every": every, "points": points,
             "final": {"seconds": o.final[0], **final},
             "log_tail": o.stdout[-1500:]}  # the tool's own last losses, beside the yardstick's
@@ -91,45 +97,47 @@ def plot(runs: dict[str, dict], size: int, path: Path) -> None:
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    machines = sorted({describe(r["machine"]).split(", commit")[0] for r in runs.values()})
+    machines = sorted({record.describe(r["machine"]).split(", commit")[0] for r in runs.values()})
     fig.suptitle(f"{size} px, lower is better; {'; '.join(machines)}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
 
 
-def tradeoff(inputs: Inputs, steps: int, weights: list[float], precision: str, judge: Yardstick) -> list[dict]:
-    """impasto on the matched objective with the style weight scaled by each of ``weights``."""
-    points = []
-    for k in weights:
-        spec = Spec("impasto", "matched", steps, precision, ("--style-weight", f"{MATCHED['style_weight'] * k:g}"))
-        o = quiet_run(spec, inputs, WORK / "runs" / "tradeoff" / f"x{k:g}", steps)
-        points.append({"style_weight_x": k, "wall": o.wall, "contention": o.contention, **judge.score(o.final[1])})
-        print(f"  impasto x{k:g}: {o.wall:.1f} s, content error {points[-1]['content_error']:.3f}, "
-              f"style error {points[-1]['style_error']:.3f}", file=sys.stderr)
-    return points
+def cmd_curve(a: argparse.Namespace) -> None:
+    inputs = prepare(a.size)
+    judge = Yardstick(inputs.content, inputs.style)
+    name = f"curve-{a.size}"
+    data = record.load(name) or {"size": a.size, "inputs": inputs.record(), "runs": {}}
+    if data["inputs"]["content"]["sha256"] != inputs.record()["content"]["sha256"]:
+        raise SystemExit(f"bench/results/{name}.json was made from other input files; move it away first")
+    for spec in parse_specs(a.runs, a.steps):
+        data["runs"][spec.label] = curve(spec, inputs, a.every, judge)
+        record.save(name, data)  # after each run, so an interrupted series keeps what it has
+    cmd_plot(a)
 
 
-def plot_tradeoff(points: list[dict], others: dict[str, dict], path: Path, title: str) -> None:
-    """Content error against style error: impasto's weights as a line, other runs' outputs as marks."""
-    import matplotlib
+def cmd_plot(a: argparse.Namespace) -> None:
+    data = record.load(f"curve-{a.size}")
+    if not data:
+        raise SystemExit(f"no bench/results/curve-{a.size}.json yet: run `python -m bench curve --size {a.size}`")
+    runs = data["runs"]
+    reference = next((k for k in runs if k.startswith(a.reference)), None)
+    print(f"{a.size} px; machines: " + "; ".join(sorted({record.describe(r["machine"]) for r in runs.values()})) + "\n")
+    if reference:
+        print(summary(runs, reference))
+    if a.plot:
+        plot(runs, a.size, a.plot)
+        print(f"\nplot: {a.plot}")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=100)
-    pts = sorted(points, key=lambda p: p["content_error"])
-    ax.plot([p["content_error"] for p in pts], [p["style_error"] for p in pts], "o-", label="impasto, style weight x")
-    for p in pts:
-        ax.annotate(f"x{p['style_weight_x']:g}, {p['wall']:.0f} s", (p["content_error"], p["style_error"]),
-                    fontsize=7, xytext=(4, 4), textcoords="offset points")
-    for i, (label, r) in enumerate(others.items()):
-        f = r["final"]
-        ax.plot([f["content_error"]], [f["style_error"]], "s", color=f"C{i + 1}",
-                label=f"{label}, {r['wall']:.0f} s")
-    ax.set_xlabel("content error")
-    ax.set_ylabel("style error")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-
+def register(sub: argparse._SubParsersAction) -> None:
+    for name, func in (("curve", cmd_curve), ("plot", cmd_plot)):
+        s = sub.add_parser(name, help="quality against seconds" if name == "curve" else "table and plot of the curves")
+        s.add_argument("--size", type=int, default=256)
+        s.add_argument("--reference", default="pastiche (matched)", help="the run whose output the others must reach")
+        s.add_argument("--plot", type=Path, help="PNG with the three panels")
+        if name == "curve":
+            s.add_argument("--runs", required=True, help=RUNS_HELP)
+            s.add_argument("--steps", type=int, help="steps for every run (default: each tool's own)")
+            s.add_argument("--every", type=int, default=10, help="write and score an image every N steps")
+        s.set_defaults(func=func)

@@ -1,4 +1,4 @@
-"""The default look and the stop rule (issue #15): every tool's defaults on photos none of them
+"""The default look and the stop rule: every tool's defaults on photos none of them
 was tuned on, and impasto's candidate defaults against the same settings run for a fixed 500
 steps, all scored by the yardstick.
 
@@ -16,13 +16,14 @@ import sys
 from pathlib import Path
 
 from . import record
-from .inputs import ROOT, WORK, prepare
+from .inputs import prepare
+from .paths import SHARED, WORK
 from .peers import Spec, run
 from .yardstick import Yardstick
 
-BSDS_VAL = ROOT.parent / "shared" / "datasets" / "bsds500" / "val"
+BSDS_VAL = SHARED / "datasets" / "bsds500" / "val"
 BSDS_TRAIN = BSDS_VAL.with_name("train")
-PAINTINGS = ROOT.parent / "shared" / "images" / "style"
+PAINTINGS = SHARED / "images" / "style"
 # Unseen photos (BSDS500 val: no tool was tuned on them) and two paintings.
 PAIRS = ((BSDS_VAL / "102061.jpg", PAINTINGS / "starry_night.jpg"), (BSDS_VAL / "126007.jpg", PAINTINGS / "the_scream.jpg"))
 # Candidates are chosen on other photos and paintings (BSDS500 train), then checked on PAIRS.

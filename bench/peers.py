@@ -1,4 +1,5 @@
-"""Running impasto, pastiche and neural-style-pt from their CLIs, as users do, on the same files.
+"""Every tool's command line, on the CPU and on the GPU: impasto, pastiche and neural-style-pt run
+from their CLIs, as users run them, on the same files.
 
 Every tool gets the same pre-resized PNGs (``bench.inputs``) and is told to run at exactly their
 size, so none resamples: pastiche with ``--size``/``--style-size`` equal to the files' long edge
@@ -26,11 +27,16 @@ Two settings per tool:
 
 Intermediate images are written every ``save_every`` steps by each tool's own option, and each
 one's time is its file's modification time minus the moment the process was started: the same
-clock for every tool, with process start, imports, weight loading and writing included.
+clock for every tool, with process start, imports, weight loading and writing included. A run
+that keeps no intermediate images (``save_every`` None, the GPU's whole runs) also prints no
+losses along the way, and on CUDA neural-style-pt gets no seed: each printed loss makes the host
+wait for the device, and a seed makes neural-style-pt choose deterministic (slower) cuDNN
+algorithms.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -40,13 +46,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .impasto_api import resolve_precision
+from .impasto_api import flag, resolve_precision
 from .inputs import Inputs
 from .ns_weights import convert as neural_style_model
 from .record import cpu_stall, threads
 
 SHIMS = Path(__file__).resolve().parent / "shims"  # torchvision stand-in, neural-style-pt only
 TOOLS = ("impasto", "pastiche", "neural-style")
+SETTINGS = ("matched", "defaults")
+PRECISIONS = ("auto", "fp32", "bf16", "tf32")
+# impasto's schedules on top of a setting: c2f = its default coarse-to-fine sizes and stop rule
+SCHEDULES = {"c2f": ("--scales", "3", "--stop-eps", "0.005")}
 CHANNELS = (64, 128, 256, 512, 512)
 MATCHED = dict(  # pastiche's default loss in impasto's units (see the module docstring)
     weights="caffe",
@@ -73,14 +83,34 @@ class Spec:
     tool: str
     settings: str = "matched"  # or "defaults"
     steps: int | None = None  # None: the tool's own default
-    precision: str = "fp32"  # impasto: auto, fp32, bf16; the peers always compute in fp32
+    precision: str = "fp32"  # impasto: auto, fp32, bf16, tf32; the peers always compute in fp32
     extra: tuple[str, ...] = ()  # more flags, after the others (so they override)
+    device: str = "cpu"
+    cuda_graph: bool | None = None  # impasto's --cuda-graph on/off; None leaves its default
 
     @property
     def label(self) -> str:
         prec = f", {self.precision}" if self.tool == "impasto" else ""
         more = f", {' '.join(self.extra)}" if self.extra else ""
         return f"{self.tool} ({self.settings}{prec}{more})"
+
+
+def parse_specs(text: str, steps: int | None) -> list[Spec]:
+    """'impasto:auto,pastiche,neural-style:defaults' -> Specs (settings default to matched)."""
+    out = []
+    for item in text.split(","):
+        tool, *parts = item.strip().split(":")
+        if tool not in TOOLS:
+            raise SystemExit(f"unknown tool {tool!r}; choose from {', '.join(TOOLS)}")
+        settings = next((p for p in parts if p in SETTINGS), "matched")
+        precision = next((p for p in parts if p in PRECISIONS), "fp32")
+        unknown = [p for p in parts if p not in SETTINGS + PRECISIONS + tuple(SCHEDULES)]
+        if unknown:
+            raise SystemExit(f"unknown part {unknown[0]!r} in {item!r}: settings {SETTINGS}, precision {PRECISIONS}, "
+                             f"schedule {tuple(SCHEDULES)}")
+        extra = sum((SCHEDULES[p] for p in parts if p in SCHEDULES), ())
+        out.append(Spec(tool, settings, steps, precision, extra))
+    return out
 
 
 @dataclass
@@ -109,46 +139,77 @@ def precision_of(spec: Spec) -> str:
     return f"{resolve_precision(torch.device('cpu'), 'auto')} (auto)"
 
 
-def flags(options: dict, style: str = "--") -> list[str]:
-    """{'content_weight': 0.01} -> ['--content-weight', '0.01'] (or '-content_weight' for neural-style)."""
-    out = []
-    for k, v in options.items():
-        if isinstance(v, tuple):
-            v = ",".join(str(x) for x in v)
-        out += [style + (k.replace("_", "-") if style == "--" else k), str(v)]
-    return out
+def impasto_flags(options: dict) -> list[str]:
+    """{'content_weight': 0.01} -> ['--content-weight', '0.01'], spelled as impasto's CLI spells them."""
+    return [x for k, v in options.items() for x in (flag(k), _text(v))]
 
 
-def command(spec: Spec, inputs: Inputs, out: Path, save_every: int) -> tuple[list[str], dict]:
-    """The command line (and extra environment) that runs ``spec`` on ``inputs`` into ``out``."""
+def neural_style_flags(options: dict) -> list[str]:
+    """{'content_weight': 0.01} -> ['-content_weight', '0.01']."""
+    return [x for k, v in options.items() for x in ("-" + k, _text(v))]
+
+
+def _text(v: object) -> str:
+    return ",".join(str(x) for x in v) if isinstance(v, tuple) else str(v)
+
+
+def command(spec: Spec, inputs: Inputs, out: Path, save_every: int | None) -> tuple[list[str], dict]:
+    """The command line (and extra environment) that runs ``spec`` on ``inputs`` into ``out``,
+    writing an image every ``save_every`` steps (None: none but the output)."""
     c, s, n = str(inputs.content), str(inputs.style), inputs.size
+    cuda = spec.device.startswith("cuda")
     if spec.tool == "impasto":
-        cmd = [sys.executable, "-m", "impasto", "stylize", c, s, "-o", str(out), "--quiet",
-               "--max-long-edge", str(n), "--device", "cpu", "--precision", spec.precision,
-               "--save-every", str(save_every)]
+        options: dict = {"max_long_edge": n, "device": spec.device, "precision": spec.precision}
+        if save_every is not None:
+            options["save_every"] = save_every
+        if spec.cuda_graph is not None:
+            options["cuda_graph"] = "on" if spec.cuda_graph else "off"
         if spec.settings == "matched":
-            cmd += flags(MATCHED)
+            options.update(MATCHED)
         if spec.steps is not None:
-            cmd += ["--iterations", str(spec.steps)]
+            options["iterations"] = spec.steps
+        cmd = [sys.executable, "-m", "impasto", "stylize", c, s, "-o", str(out), "--quiet", *impasto_flags(options)]
         return cmd + list(spec.extra), {}
     if spec.tool == "pastiche":  # its defaults are the matched loss
         cmd = [sys.executable, "-m", "pastiche", "--content", c, "--styles", s, "--output", str(out),
-               "--size", str(n), "--style-size", str(n), "--device", "cpu", "--seed", "0",
-               "--workspace", str(out.parent), "--workspace-prefix", "out_", "--workspace-step", str(save_every)]
+               "--size", str(n), "--style-size", str(n), "--device", spec.device, "--seed", "0"]
+        if save_every is not None:
+            cmd += ["--workspace", str(out.parent), "--workspace-prefix", "out_", "--workspace-step", str(save_every)]
         if spec.steps is not None:
             cmd += ["--num-steps", str(spec.steps)]
+            if save_every is None:
+                cmd += ["--info-step", str(spec.steps)]
         return cmd + list(spec.extra), {}
     if spec.tool == "neural-style":
-        exe = Path(sys.executable).with_name("neural-style")
-        cmd = [str(exe), "-content_image", c, "-style_image", s, "-output_image", str(out),
-               "-model_file", str(neural_style_model()), "-disable_check", "-gpu", "c", "-backend", "nn",
-               "-image_size", str(n), "-style_scale", "1", "-seed", "0", "-save_iter", str(save_every)]
+        cmd = [*neural_style_program(), "-content_image", c, "-style_image", s, "-output_image", str(out),
+               "-model_file", str(neural_style_model()), "-disable_check",
+               *(["-gpu", "0", "-backend", "cudnn", "-cudnn_autotune"] if cuda else ["-gpu", "c", "-backend", "nn"]),
+               "-image_size", str(n), "-style_scale", "1"]
+        if not cuda:
+            cmd += ["-seed", "0"]
+        cmd += ["-save_iter", str(save_every)] if save_every is not None else ["-print_iter", "0", "-save_iter", "0"]
         if spec.settings == "matched":
-            cmd += flags(NEURAL_STYLE_MATCHED, "-")
+            cmd += neural_style_flags(NEURAL_STYLE_MATCHED)
         if spec.steps is not None:
             cmd += ["-num_iterations", str(spec.steps)]
-        return cmd + list(spec.extra), {"PYTHONPATH": str(SHIMS)}
+        return cmd + list(spec.extra), torchvision_env()
     raise ValueError(f"unknown tool {spec.tool!r}; choose from {', '.join(TOOLS)}")
+
+
+def neural_style_program() -> list[str]:
+    """Its console script when pip installed it beside this Python; else (installed with
+    ``--target``, as on the GPU machine) its main function through this Python."""
+    exe = Path(sys.executable).with_name("neural-style")
+    if exe.is_file():
+        return [str(exe)]
+    return [sys.executable, "-c", "from neural_style.neural_style import main; main()"]
+
+
+def torchvision_env() -> dict[str, str]:
+    """The stand-in on neural-style-pt's path where torchvision is not installed."""
+    if importlib.util.find_spec("torchvision") is not None:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(p for p in (str(SHIMS), os.environ.get("PYTHONPATH", "")) if p)}
 
 
 def run(spec: Spec, inputs: Inputs, folder: Path, save_every: int) -> Outcome:

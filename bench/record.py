@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results"
+from .paths import RESULTS, ROOT
+
 CPU_FLAGS = ("amx_bf16", "amx_tile", "amx_int8", "avx512_bf16", "avx512f", "avx2")
 
 
@@ -66,10 +66,11 @@ def cpu() -> dict:
     return {"model": model, "cores": os.cpu_count(), "flags": [f for f in CPU_FLAGS if f in flags]}
 
 
-def machine() -> dict:
+def machine(device: str | None = None) -> dict:
+    """The record every result carries; ``device``, when a command chose one, is recorded too."""
     import torch
 
-    return {
+    info = {
         "commit": commit(),
         "cpu": cpu(),
         "torch": torch.__version__,
@@ -77,6 +78,13 @@ def machine() -> dict:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(),
     }
+    if device is not None:
+        info["device"] = device
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        info.update(gpu_memory_gib=round(props.total_memory / 2**30, 1), cuda=torch.version.cuda,
+                    cudnn=torch.backends.cudnn.version())
+    return info
 
 
 def describe(m: dict) -> str:
@@ -87,11 +95,16 @@ def describe(m: dict) -> str:
             f"commit {head[:10]}{'+' + dirty if dirty else ''}")
 
 
+def command() -> str:
+    """The command line that is running, as a user would type it."""
+    return " ".join(["python -m bench", *sys.argv[1:]])
+
+
 def save(name: str, data: dict) -> Path:
     """Write ``bench/results/NAME.json`` with the machine record and the command line that made it."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    data = {"machine": machine(), "command": " ".join(["python -m bench", *sys.argv[1:]]), **data}
+    data = {"machine": machine(), "command": command(), **data}
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
 

@@ -6,17 +6,26 @@ that a slow spell of the shared machine does not land on one tool. Per step is t
 whole run spends beyond ``steps x per step`` (start-up, imports, weights, targets, writing). Every
 row says the precision it computed in: impasto's ``auto`` is bf16 only on CPUs with AMX or
 AVX512-BF16, and the gain differs between those two (see BENCHMARKS.md).
+
+    python -m bench speed --size 256 --steps 20 --repeats 3
+    python -m bench startup --size 256 --repeats 5
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import sys
 import time
 
-from .inputs import WORK, Inputs
-from .peers import Outcome, Spec, precision_of, quiet_run, run
+from . import record
+from .inputs import Inputs, prepare
+from .paths import WORK
+from .peers import TOOLS, Outcome, Spec, parse_specs, precision_of, quiet_run, run
+
+SPEED_RUNS = "impasto:auto,impasto:fp32,pastiche,neural-style"
+RUNS_HELP = "comma-separated TOOL[:matched|defaults][:auto|fp32|bf16], tools: " + ", ".join(TOOLS)
 
 
 def spread(xs: list[float]) -> dict:
@@ -84,3 +93,41 @@ def startup(specs: list[Spec], inputs: Inputs, repeats: int) -> dict[str, dict]:
     for r in list(out.values())[1:]:
         r["wall"], r["contention"] = spread(r["wall"]), spread(r["contention"])
     return out
+
+
+def cmd_speed(a: argparse.Namespace) -> None:
+    inputs = prepare(a.size)
+    rows = measure(parse_specs(a.runs, a.steps), inputs, a.repeats)
+    path = record.save(f"speed-{a.size}", {"size": a.size, "inputs": inputs.record(), "repeats": a.repeats, "rows": rows})
+    print(f"{a.size} px, {a.steps} steps, median of {a.repeats} (min-max); {record.describe(record.machine())}\n")
+    print(table(rows, next((k for k in rows if k.startswith("pastiche")), None)))
+    print(f"\n{path}")
+
+
+def cmd_startup(a: argparse.Namespace) -> None:
+    inputs = prepare(a.size)
+    rows = startup(parse_specs(a.runs, None), inputs, a.repeats)
+    path = record.save(f"startup-{a.size}", {"size": a.size, "inputs": inputs.record(), "rows": rows})
+    print(f"{a.size} px, process start to a 2-step image written, median of {a.repeats} (min-max); "
+          f"{record.describe(record.machine())}\n")
+    print("| run | precision | seconds | contention (max) |\n|---|---|---|---|")
+    for label, r in rows.items():
+        w, c = r["wall"], r.get("contention")
+        print(f"| {label} | {r['precision']} | {w['median']:.2f} ({w['min']:.2f}-{w['max']:.2f}) "
+              f"| {'-' if c is None else format(c['max'], '.0%')} |")
+    print(f"\n{path}")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("speed", help="time per step and per run")
+    s.add_argument("--size", type=int, default=256)
+    s.add_argument("--steps", type=int, default=20)
+    s.add_argument("--repeats", type=int, default=3)
+    s.add_argument("--runs", default=SPEED_RUNS, help=RUNS_HELP)
+    s.set_defaults(func=cmd_speed)
+
+    s = sub.add_parser("startup", help="process start to a 2-step image")
+    s.add_argument("--size", type=int, default=256)
+    s.add_argument("--repeats", type=int, default=5)
+    s.add_argument("--runs", default=SPEED_RUNS, help=RUNS_HELP)
+    s.set_defaults(func=cmd_startup)

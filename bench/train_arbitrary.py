@@ -25,13 +25,9 @@ from pathlib import Path
 
 import torch
 
-from impasto.arbitrary.options import ArbitraryTrainOptions
-from impasto.arbitrary.training import checkpoint_path, train_decoder
-
 from . import train_data
-
-ROOT = Path(__file__).resolve().parents[1]
-CARRY = ROOT / ".gpu-carry"
+from .impasto_api import ArbitraryTrainOptions, train_decoder
+from .paths import CARRY
 UNPACKED = Path("/tmp/impasto-data")
 GPU = dict(batch=8, crop=256, style_crop=256, precision="bf16", log_every=100, checkpoint_every=2000,
            preview_every=0)
@@ -49,8 +45,7 @@ def step_flops(widths: tuple[int, int, int], crop: int, batch: int) -> float:
     with a batch of 1 and scaled (convolutions dominate and scale with the pixels)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from impasto.arbitrary.network import STAT_LAYERS, TRANSFER_LAYER, Decoder, DecoderSize, adain, encode, \
-        load_encoder, mean_std
+    from .impasto_api import STAT_LAYERS, TRANSFER_LAYER, Decoder, DecoderSize, adain, encode, load_encoder, mean_std
 
     encoder = load_encoder("cpu", "fp32")
     decoder = Decoder(DecoderSize(tuple(widths)))
@@ -101,7 +96,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     train_decoder(train_data.photo_folders(datasets), train_data.painting_folders(datasets), decoder, opts,
                   on_report=report, deadline=t0 + a.budget if a.budget else None)
     seconds = time.monotonic() - t0
-    ckpt = checkpoint_path(decoder)
+    ckpt = decoder.with_name(decoder.name + ".ckpt")  # where train_decoder keeps its checkpoint
     if ckpt.is_file():
         strip_optimizer(ckpt, out / "decoder.ckpt")
         if ckpt != out / "decoder.ckpt":

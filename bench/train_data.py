@@ -19,8 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+from .paths import SHARED
 PHOTO_QUALITY, PAINTING_QUALITY = 80, 70
 TARS = {"bsds500": ("train", "val"), "wikiart": ("train",)}
 
@@ -54,7 +53,7 @@ def _interleaved(files: list[Path]) -> list[Path]:
 def pack(carry: Path, budget: int, datasets: Path | None = None) -> dict:
     """Write ``carry``/data/bsds500.tar (every photo) and wikiart.tar (training paintings until
     the two files reach ``budget`` bytes). Returns what went in."""
-    from impasto.arbitrary.training import held_out  # the split the decoder's training uses
+    from .impasto_api import held_out  # the split the decoder's training uses
 
     datasets = datasets or SHARED / "datasets"
     dest = carry / "data"

@@ -34,15 +34,13 @@ from pathlib import Path
 
 import torch
 
-from impasto.fast import TrainOptions
-from impasto.fast.model import SHIPPED_DIR, load_model
-from impasto.fast.training import train_many
-
 from . import train_arbitrary, train_data, train_step
-from .gpu import CARRY, LIMIT, SHARED, checkout_bytes, machine
+from .gpu.carry import LIMIT, checkout_bytes
+from .impasto_api import FAST_DIR, TrainOptions, load_model, train_many
+from .paths import CARRY, ROOT, SHARED
+from .record import machine
 from .yardstick import Yardstick
 
-ROOT = Path(__file__).resolve().parents[1]
 STYLES = {
     "starry_night": "Vincent van Gogh, The Starry Night (1889), public domain",
     "the_scream": "Edvard Munch, The Scream (1893), public domain",
@@ -82,7 +80,7 @@ def datasets() -> Path:
 
 def training_photos() -> list[Path]:
     """BSDS500 train + val, less the photos the evaluation scores on."""
-    from impasto.fast.photos import photo_files
+    from .impasto_api import photo_files
 
     return [f for folder in train_data.photo_folders(datasets()) for f in photo_files(folder) if f.name not in UNSEEN]
 
@@ -111,8 +109,7 @@ def preview_sheet(models: dict, photos: list[Path], out: Path, side: int = 320) 
     """Rows: styles; columns: the photos (unseen), painted at ``side`` px long edge."""
     from PIL import Image, ImageDraw
 
-    from impasto.fast.painting import stylize_tensors
-    from impasto.images.io import fit_long_edge, load_image, to_tensor
+    from .impasto_api import fit_long_edge, load_image, stylize_tensors, to_tensor
 
     imgs = [fit_long_edge(load_image(p), side) for p in photos]
     w, h = max(i.width for i in imgs), max(i.height for i in imgs)
@@ -188,7 +185,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_install(a: argparse.Namespace) -> int:
     """Copy trained models into the package as the large size of each shipped style."""
     src = Path(a.install)
-    dest = SHIPPED_DIR / "large"
+    dest = FAST_DIR / "large"
     dest.mkdir(parents=True, exist_ok=True)
     for name in STYLES:
         f = src / f"{name}.pt"
@@ -205,8 +202,7 @@ def sheet_1024(folder: Path, out: Path, side: int = 1024) -> None:
     at the scale they are printed). Rows: styles."""
     from PIL import Image, ImageDraw
 
-    from impasto.fast.painting import stylize_tensors
-    from impasto.images.io import fit_long_edge, load_image, to_tensor
+    from .impasto_api import fit_long_edge, load_image, stylize_tensors, to_tensor
 
     photos = [fit_long_edge(load_image(source("images", "content", f"{n}.jpg")), side)
               for n in ("tubingen", "golden_gate")]
@@ -230,9 +226,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     """Each model against the optimisation engine's default run on unseen photos (CPU): both
     pictures scored by the yardstick (relative content and Gram errors, fp32) and by the engine's
     own loss terms; the target is the model within 1.5x of the engine on both yardstick errors."""
-    from impasto import prepare
-    from impasto.fast.transformer import paint
-    from impasto.images.io import fit_long_edge, load_image, save_image, to_pil, to_tensor
+    from .impasto_api import fit_long_edge, load_image, paint, prepare, save_image, to_pil, to_tensor
 
     folder = Path(a.evaluate)
     side = a.side

@@ -18,12 +18,8 @@ from pathlib import Path
 
 import torch
 
-from impasto.fast import TrainOptions
-from impasto.fast.loss import PerceptualLoss, StackedLoss
-from impasto.fast.transformer import TransformerNet
-from impasto.features.devices import precision_context
-from impasto.features.network import load_network
-from impasto.images.io import load_image
+from .impasto_api import (PerceptualLoss, StackedLoss, TrainOptions, TransformerNet, load_image, load_network,
+                          precision_context)
 
 Step = Callable[[], None]
 

@@ -239,13 +239,14 @@ def test_cli_train_writes_model_and_previews(tmp_path, photos, style_path, capsy
 def test_a_shipped_name_takes_the_size_that_fits_the_device(tmp_path, monkeypatch, capsys, content_path):
     """A style shipped in two sizes: a GPU gets the large network, a CPU the small one unless the
     large ones meet the CPU target (LARGE_ON_CPU); NAME:SIZE asks."""
+    from impasto import shipped as S
     from impasto.fast import model as M
 
-    monkeypatch.setattr(M, "LARGE_ON_CPU", False)
+    monkeypatch.setattr(S, "LARGE_ON_CPU", False)
     (tmp_path / "large").mkdir()
     save_model(tmp_path / "toy.pt", model_record(TransformerNet(NetSize(8, 1)), "toy.jpg", {}, "someone"))
     save_model(tmp_path / "large" / "toy.pt", model_record(TransformerNet(NetSize(8, 2)), "toy.jpg", {}, "someone"))
-    monkeypatch.setattr(M, "SHIPPED_DIR", tmp_path)
+    monkeypatch.setattr(S, "FAST_DIR", tmp_path)
     assert M.resolve_model_path("toy", "cpu") == tmp_path / "toy.pt"
     assert M.resolve_model_path("toy", torch.device("cuda")) == tmp_path / "large" / "toy.pt"
     assert load_model("toy:large").size == NetSize(8, 2) and load_model("toy:small").size == NetSize(8, 1)
@@ -257,7 +258,7 @@ def test_a_shipped_name_takes_the_size_that_fits_the_device(tmp_path, monkeypatc
     assert main(["stylize", "--model", "toy", str(content_path), "-o", str(out), "--device", "cpu",
                  "--max-long-edge", "32"]) == 0
     assert "impasto: --model toy: the small network" in capsys.readouterr().err
-    monkeypatch.setattr(M, "LARGE_ON_CPU", True)
+    monkeypatch.setattr(S, "LARGE_ON_CPU", True)
     assert M.resolve_model_path("toy", "cpu") == tmp_path / "large" / "toy.pt"
     (tmp_path / "large" / "toy.pt").unlink()  # one size shipped: that one, whatever the device
     path, why = M.resolve_model("toy", torch.device("cuda"))

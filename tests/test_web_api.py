@@ -20,7 +20,7 @@ from PIL import Image  # noqa: E402
 from impasto.cli import main as cli_main  # noqa: E402
 from impasto.web.gallery import BY_ID  # noqa: E402
 
-from .web_helpers import (LONG, api_client, bomb_png, client, encode, fast_config, free_port,  # noqa: E402,F401
+from .web_helpers import (LONG, api_client, wait_for_step, bomb_png, client, encode, fast_config, free_port,  # noqa: E402,F401
                           idle, photo, png, slow_config, start_long_job, submit, wait_for_state)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*httpx2.*")
@@ -153,17 +153,25 @@ def test_jobs_running_when_the_server_died_run_again_in_order(tmp_path, png):
         assert {j["id"]: j["state"] for j in history["jobs"]}[done_before] == "cancelled"
 
 
-def test_a_server_stopped_mid_job_finishes_it_after_restart(tmp_path, png):
+def test_a_server_stopped_mid_job_resumes_it_after_restart(tmp_path, png):
+    """A stop keeps the job's best image and step; the next start carries on from there with
+    the options the job was queued with (not the restarted server's), and tidies up after."""
     data = tmp_path / "data"
     with api_client(slow_config(data)) as c:
         job = start_long_job(c, png)
+        wait_for_step(c.get, job["id"], 3)
         browser = c.cookies
+        folder = c.app.state.files.for_job(job["id"])
+    kept = json.loads(folder.resume.with_suffix(".json").read_text())
+    assert kept["step"] >= 3 and folder.resume.is_file()
     with api_client(fast_config(data, devices=()), cookies=browser) as c:
         assert c.get(f"/api/jobs/{job['id']}").json()["state"] == "queued"
         assert c.app.state.store.get(job["id"]).attempts == 0  # a stop is not a crash
     with api_client(fast_config(data), cookies=browser) as c:
         done = wait_for_state(c.get, job["id"])
-        assert done["state"] == "done" and done["step"] == done["total"] == 2
+        assert done["state"] == "done" and done["step"] == done["total"] > kept["step"]
+        assert done["options"]["engine"]["iterations"] == LONG  # the stored record ran, stop rule and all
+        assert not folder.resume.exists()
 
 
 def test_a_job_the_server_keeps_dying_on_is_failed_after_three_tries(tmp_path, png):
@@ -480,3 +488,38 @@ def listening_addresses(port: int) -> set[str]:
         if state == "0A" and int(p, 16) == port:  # 0A = LISTEN
             found.add(".".join(str(int(addr[i:i + 2], 16)) for i in (6, 4, 2, 0)))  # little-endian
     return found
+
+
+def test_history_thumbnails_are_small_jpegs_made_once(tmp_path):
+    big = encode(photo((200, 150)))
+    with api_client(fast_config(tmp_path / "data", max_size=128, default_size=128, thumbnail_edge=48)) as c:
+        queued = submit(c, big, quality="fast").json()
+        first = c.get(queued["links"]["thumbnail"])
+        assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
+        assert max(Image.open(io.BytesIO(first.content)).size) <= 48
+        done = wait_for_state(c.get, queued["id"])
+        assert done["state"] == "done", done["error"]
+        thumb = c.get(done["links"]["thumbnail"])
+        result = c.get(done["links"]["result"])
+        small = Image.open(io.BytesIO(thumb.content))
+        assert small.format == "JPEG" and max(small.size) == 48
+        assert max(Image.open(io.BytesIO(result.content)).size) == 128
+        assert len(thumb.content) < len(result.content) / 4
+        kept = c.app.state.files.for_job(done["id"]).thumbnail
+        made = kept.stat().st_mtime_ns
+        assert c.get(done["links"]["thumbnail"]).content == thumb.content
+        assert kept.stat().st_mtime_ns == made  # made once, then served as it is
+        assert TestClient(c.app, base_url="http://127.0.0.1:8000").get(done["links"]["thumbnail"]).status_code == 404
+
+
+def test_every_setting_of_the_service_is_described_once():
+    from dataclasses import fields
+
+    from impasto.web.config import WebConfig, settings
+
+    table = settings()
+    assert list(table) == [f.name for f in fields(WebConfig)]
+    assert all(s.help and "\n" not in s.help for s in table.values())
+    flags = [s.flag for s in table.values() if s.flag]
+    assert len(flags) == len(set(flags)) and all(f.startswith("--") for f in flags)
+    assert table["max_upload_bytes"].scale == 1024 * 1024 and table["devices"].repeat

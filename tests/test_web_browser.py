@@ -369,3 +369,55 @@ def test_a_server_with_a_password_asks_for_it(browser, tmp_path):
         page.locator("#style-gallery .style-card").first.wait_for()
         assert page.locator("#login").is_hidden()
     page.close()
+
+
+# -- a job deleted elsewhere -----------------------------------------------------------------------
+def test_a_job_deleted_in_another_tab_is_said_to_be_deleted(browser, tmp_path):
+    cfg = fast_config(tmp_path / "data", devices=())  # the job stays queued while it is followed
+    with LiveServer(cfg) as server:
+        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        first = context.new_page()
+        first.goto(server.url + "/")
+        first.locator("#style-gallery .style-card").first.wait_for()
+        first.set_input_files("#content-input", str(photo_file(tmp_path)))
+        first.click("#submit")
+        first.locator("#status", has_text="Next in the queue").wait_for()
+        # The same browser (its cookies) in another tab deletes the job.
+        other = context.new_page()
+        other.goto(server.url + "/")
+        other.locator("#history li").first.wait_for()
+        other.locator("#history li button.delete").first.click()
+        other.locator("#history-empty").wait_for(state="visible")
+        first.locator("#status", has_text="This painting was deleted").wait_for(timeout=10_000)
+        assert first.locator("#connection").is_hidden()
+        assert first.locator("#cancel").is_hidden()
+        first.wait_for_timeout(1500)  # and it stays said: no reconnecting, no "connection lost"
+        assert first.locator("#status").inner_text() == "This painting was deleted (in another tab or window)."
+        assert first.locator("#connection").is_hidden()
+    context.close()
+
+
+# -- the history's pictures and the desktop layout -------------------------------------------------
+def test_the_history_shows_small_thumbnails_and_the_desktop_uses_both_columns(browser, server, tmp_path):
+    page = open_page(browser, server.url, 1024, 800)
+    # The three quality levels sit on one row, however long their labels.
+    tops = page.evaluate("() => [...document.querySelectorAll('#quality label')]"
+                         ".map(l => Math.round(l.getBoundingClientRect().top))")
+    assert len(tops) == 3 and len(set(tops)) == 1, tops
+    # The history is in the right column, under the job, not below the whole form.
+    box = page.evaluate("() => ['job-form', 'job'].map(id => document.getElementById(id).getBoundingClientRect())"
+                        ".concat([document.querySelector('.history').getBoundingClientRect()])"
+                        ".map(r => ({left: r.left, top: r.top, bottom: r.bottom}))")
+    form, job, history = box
+    assert history["left"] == job["left"] > form["left"] and history["top"] < form["bottom"]
+    assert job["bottom"] - job["top"] < 400  # as tall as what it shows
+
+    page.set_input_files("#content-input", str(photo_file(tmp_path)))
+    page.check("#quality input[value='fast']")
+    page.click("#submit")
+    page.locator("#history li:first-child .badge", has_text="done").wait_for(timeout=60_000)
+    page.wait_for_function("() => { const i = document.querySelector('#history li img');"
+                           " return i && i.complete && i.naturalWidth > 0 && i.src.includes('done'); }")
+    shown = page.get_attribute("#history li img", "src")
+    assert "/thumbnail?" in shown  # not the full-size result
+    page.close()

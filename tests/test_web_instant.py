@@ -13,7 +13,7 @@ warnings.filterwarnings("ignore", message=".*httpx2.*")
 
 from PIL import Image  # noqa: E402
 
-from impasto import fast  # noqa: E402
+from impasto import fast, shipped  # noqa: E402
 
 from .web_helpers import (api_client, client, encode, idle, photo, png, slow_config, start_long_job,  # noqa: E402,F401
                           submit, wait_for_state)
@@ -99,11 +99,13 @@ def test_refine_an_instant_painting_with_its_painting(client, png):
     ({"style_id": "candy", "style_strength": "3"}, "style_strength does not apply to instant styles"),
     ({"style_id": "no_such_style"}, "unknown style_id 'no_such_style'"),
 ])
-def test_instant_refusals(idle, png, fields, message):
+def test_instant_refusals(idle, png, fields, message, monkeypatch, tmp_path):
+    monkeypatch.setattr(shipped, "ANY_DECODER", tmp_path / "none.pt")  # without the arbitrary-style network
     r = submit(idle, png, **fields)
     assert r.status_code == 422 and message in r.json()["detail"]
 
 
-def test_an_uploaded_style_cannot_be_instant(idle, png):
+def test_an_uploaded_style_cannot_be_instant_without_the_arbitrary_network(idle, png, monkeypatch, tmp_path):
+    monkeypatch.setattr(shipped, "ANY_DECODER", tmp_path / "none.pt")
     r = submit(idle, png, style_id=None, style=encode(photo((40, 40))), quality="instant")
     assert r.status_code == 422 and r.json()["detail"].startswith("instant styles are")

@@ -83,6 +83,18 @@ def start_long_job(c, png: bytes) -> dict:
     return wait_for_state(c.get, job["id"], ("running",))
 
 
+def wait_for_step(get, job_id: str, step: int, timeout: float = 60.0) -> dict:
+    """Poll GET /api/jobs/{id} until the running job has reached ``step``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = get(f"/api/jobs/{job_id}").json()
+        if job["step"] >= step:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} did not reach step {step}: {job}")
+        time.sleep(0.05)
+
+
 def wait_for_state(get, job_id: str, states: tuple[str, ...] = ("done", "failed", "cancelled"),
                    timeout: float = 60.0) -> dict:
     """Poll GET /api/jobs/{id} (``get`` is client.get) until the job reaches one of ``states``."""

@@ -21,11 +21,10 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .engine import prepare
 from .errors import ImpastoError
-from .features.network import load_network
 from .images.io import fit_long_edge, load_image
 from .options import Options, Resolved, resolve
+from .painter import Painter, Request
 from .presets import GRID_DEFAULTS
 
 DEFAULT_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
@@ -145,21 +144,26 @@ def render_grid(
     if len(o.scales) > 1:
         raise ImpastoError("grid does not take --scales: each cell is one small run")
     cells, row_labels, col_labels = plan(list(styles), o, ratios)
-    network = load_network(o)
-    runs = [prepare(content, c.styles, resolve(o.request().replace(**c.changes)), network=network)
-            for c in cells]  # every cell set up before any runs: a bad input fails at once
-    total = sum(r.total_steps for r in runs)
-    done = 0
+    photo = load_image(content, o.max_pixels)  # every input read before any cell runs: a bad one fails at once
+    for style in styles:
+        load_image(style, o.max_pixels)
+    requests = [Request(photo, resolve(o.request().replace(**c.changes)), tuple(c.styles)) for c in cells]
+    total = sum(sum(r.options.size_iterations) for r in requests)
+    painter, done = Painter(), 0
     images: dict[tuple[int, int], Image.Image] = {}
-    for cell, run in zip(cells, runs):
-        for _ in run:
+    for cell, request in zip(cells, requests):
+        def step(_: object) -> None:
+            nonlocal done
             done += 1
             if on_step:
                 on_step(done, total)
-        images[(cell.row, cell.col)] = run.best_image()
+
+        result = painter.paint(request).result(step)
+        images[(cell.row, cell.col)] = result.image
+        done += request.options.iterations - result.steps  # a cell that stopped early
     if len(styles) > 1:
         for cell in cells:
             style_img = load_image(cell.styles[0], o.max_pixels)
             images[(cell.row, cell.col)] = _inset(images[(cell.row, cell.col)], style_img)
-    first = runs[0].content_image
+    first = fit_long_edge(photo, o.max_long_edge)
     return compose(images, row_labels, col_labels, first=first)

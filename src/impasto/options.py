@@ -28,6 +28,8 @@ from .features.layers import ARCHS, PAPER_STYLE_LAYERS, canonical_layer, layer_w
 from .presets import PRESETS
 
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 2.0, "sgd": 0.1}
+# --init values that name no file (instant: the arbitrary-style network's painting, made by engine.prepare)
+BUILTIN_INITS = ("noise", "content", "style", "instant")
 MAX_SCALE_COUNT = 8  # --scales N with N up to this; larger single values are long edges
 MIN_COARSE = 64  # --scales N makes no size with a shorter long edge
 # The default look's beta for its 1/N^2 layer weights and max pooling, per network (measured:
@@ -105,7 +107,8 @@ class Options:
     stop_eps: Any = knob(0.005, "stop a size when its best loss improved by less than this fraction over "
                          "the last --stop-window steps (0 = never)", "number")
     stop_window: Any = knob(10, "... over this many steps", "whole", lo=1)
-    init: Any = knob("content", "noise, content, style, or an image path", "text")
+    init: Any = knob("content", "noise, content, style, instant (the arbitrary-style network's painting: "
+                     "--model any), or an image path", "text")
     init_noise: Any = knob(0.0, "blend this much noise into the init (0-1)", "number")
     seed: Any = knob(0, "seed for the noise and the random parts of the losses", "seed", optional=True)
 
@@ -173,6 +176,14 @@ class Resolved(Options):
             return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
 
         return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
+
+
+def from_record(record: dict[str, Any]) -> Resolved:
+    """A :meth:`Resolved.record` read back: resolving a resolved record gives the same options
+    (layer weights, sizes and beta are already spelled out), so what was stored is what runs."""
+    names = set(knobs())
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in names}
+    return resolve(Options(**values))
 
 
 def knobs() -> dict[str, Knob]:

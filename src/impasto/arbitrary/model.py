@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 
+from .. import shipped
 from ..errors import ImpastoError
 from ..features.weights import atomic_torch_save
 from .network import Decoder, DecoderSize
 
 FORMAT, VERSION = "impasto-arbitrary", 1
-SHIPPED = Path(__file__).resolve().parents[1] / "data" / "arbitrary" / "decoder.pt"
 REINSTALL = "reinstall impasto (pip install --force-reinstall impasto) to get the shipped decoder back"
 
 
@@ -57,7 +57,7 @@ def save_decoder(path: str | os.PathLike[str], record: dict) -> None:
 
 def load_decoder(path: str | os.PathLike[str] | None = None, device: torch.device | str = "cpu") -> DecoderModel:
     """Read a decoder file (default: the shipped one) onto ``device``."""
-    p = Path(path) if path is not None else SHIPPED
+    p = Path(path) if path is not None else shipped.ANY_DECODER
     hint = REINSTALL if path is None else "train one with `impasto train --arbitrary`"
     if not p.is_file():
         raise ImpastoError(f"the arbitrary-style decoder {p} is missing; {hint}")

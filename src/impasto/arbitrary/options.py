@@ -51,3 +51,25 @@ class ArbitraryTrainOptions:
         d = dataclasses.asdict(self)
         d["widths"] = list(self.widths)
         return d
+
+
+# What `--model any` honours beyond what every feed-forward model does (fast.options.model_run_settings):
+# the balance, the blend and the paintings' scale mean the same to the network as to the engine.
+ANY_KNOBS = ("style_weight", "style_blend", "style_scale", "color")
+
+
+def any_run_settings(chosen: dict[str, object]) -> dict[str, object]:
+    """The settings of a ``--model any`` run from the engine options a user gave, or an
+    ImpastoError naming one the network cannot honour. ``--style-weight`` sets the balance
+    (AdaIN's alpha) relative to the default look's beta: the default (or more) is all style,
+    half of it keeps half the photo's features; every ``--color`` mode applies."""
+    from ..fast.options import model_run_settings
+    from ..options import default_style_weight, resolve
+
+    extra = {k: v for k, v in chosen.items() if k in ANY_KNOBS}
+    settings = model_run_settings({k: v for k, v in chosen.items() if k not in ANY_KNOBS})
+    o = resolve(**chosen)
+    settings.update(color=o.color, blend=o.style_blend, style_scale=o.style_scale,
+                    alpha=min(1.0, o.style_weight / default_style_weight(o.weights))
+                    if "style_weight" in extra else 1.0)
+    return settings

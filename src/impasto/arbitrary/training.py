@@ -14,6 +14,7 @@ never trained on, so there are unseen photos and paintings to judge the decoder 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -38,12 +39,16 @@ def held_out(path: Path, root: Path) -> bool:
     return zlib.crc32(path.relative_to(root).as_posix().encode()) % HELD_OUT == 0
 
 
-def split(folders: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
-    """(training files, held-out files) of the images under ``folders``."""
+def split(folders: Sequence[str | Path], flag: str = "--photos") -> tuple[list[Path], list[Path]]:
+    """(training files, held-out files) of the images under ``folders`` (``flag`` names them in errors)."""
     train, held = [], []
     for folder in folders:
         root = Path(folder)
-        for f in photo_files(root):
+        try:
+            found = photo_files(root)
+        except ImpastoError:
+            raise ImpastoError(f"{flag} {root}: not a folder with images (jpg, png, webp ...)") from None
+        for f in found:
             (held if held_out(f, root) else train).append(f)
     return train, held
 
@@ -71,6 +76,8 @@ def train_decoder(photos: Sequence[str | Path], paintings: Sequence[str | Path],
                   deadline: float | None = None) -> Path:
     """Train (or resume, when ``out``.ckpt exists) a decoder and write it to ``out`` (fp16).
 
+    On resuming, the checkpoint's decoder widths win; the other options are taken as given.
+
     ``on_report(step, {"content", "style", "total", "seconds_per_step"})`` every ``log_every``
     steps. ``deadline``: a ``time.monotonic()`` after which it stops and writes what it has.
     On Ctrl-C the checkpoint is written before the KeyboardInterrupt propagates."""
@@ -80,7 +87,7 @@ def train_decoder(photos: Sequence[str | Path], paintings: Sequence[str | Path],
         raise ImpastoError(f"cannot write {out}: not a file in an existing folder")
     device = resolve_device(opts.device)
     photo_train, photo_held = split(photos)
-    art_train, art_held = split(paintings)
+    art_train, art_held = split(paintings, "--paintings")
     if not photo_train or not art_train:
         raise ImpastoError("need at least one training photo and one training painting (after the held-out split)")
 
@@ -89,6 +96,8 @@ def train_decoder(photos: Sequence[str | Path], paintings: Sequence[str | Path],
     if ckpt.is_file():
         state = load_decoder(ckpt)
         start = int(state.extra.get("step", 0))
+        # the network cannot change size mid-training: the checkpoint's widths win
+        opts = dataclasses.replace(opts, widths=tuple(state.net.size.widths))
     torch.manual_seed(opts.seed)
     decoder = Decoder(DecoderSize(tuple(opts.widths)))
     if state is not None:

@@ -6,8 +6,10 @@ The pieces, in the order a batch goes through them:
 * ``manifest.py``  manifests (CSV/JSONL) and the shorthand (contents x styles x sweeps) -> Jobs
 * ``worker.py``    run_job: one job painted where it runs, one loaded network per process
 * ``local.py``     LocalExecutor: in this process (the default; nothing to install)
-* ``rayexec.py``   RayExecutor: Ray tasks, Ray Data for feed-forward jobs (``impasto[ray]``)
+* ``rayexec.py``   RayExecutor: Ray tasks in a bounded window, model actors for feed-forward jobs (``impasto[ray]``)
 * ``records.py``   results, resume sidecars, the results manifest
+* ``folders.py``   output folders checked (and made) before any work, a killed run's leftovers removed
+* ``digests.py``   input hashes cached by size and modification time, so reruns read only what changed
 * ``runner.py``    run_batch: skip what is done, write what ends, progress, Ctrl-C
 * ``video.py``     a long video painted in overlapping chunks on Ray
 

@@ -4,7 +4,7 @@ A :class:`Job` is planned once on the machine that runs ``impasto batch``: its o
 resolved (so a bad value is reported before any work starts), its paths made absolute (so a
 worker on another node reads the same files from shared storage) and its :attr:`Job.key`
 computed from the *contents* of its input files and its options. The key is written beside the
-output when the job finishes; a rerun whose key matches skips the job (``resume.py``).
+output when the job finishes; a rerun whose key matches skips the job (``records.py``).
 
 Pure Python and no torch: planning a batch of ten thousand jobs costs file hashes, not a network.
 """
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..options import Resolved
+from ..options import BUILTIN_INITS, Resolved
+from ..shipped import device_type, model_file
 
-SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "data" / "fast"  # as fast.model.SHIPPED_DIR, without torch
 KEY_VERSION = 1  # bump when what a key covers changes, so old sidecars stop matching
 # Options that decide where or how fast a job runs, not what it paints.
 NOT_IN_KEY = ("device", "max_pixels", "save_every")
@@ -59,7 +59,7 @@ class Job:
         d: dict[str, Any] = {"content": self.content}
         if self.model is not None:
             d["model"] = self.model
-        else:
+        if self.styles:
             d["styles"] = list(self.styles)
         return d
 
@@ -87,16 +87,17 @@ def job_key(job: Job, digest: Digests) -> str:
     and the output's format. Options naming files (``init``, ``masks``) count by content too."""
     o = job.options
     record = {k: v for k, v in o.record().items() if k not in NOT_IN_KEY}
-    if isinstance(o.init, (str, os.PathLike)) and o.init not in ("noise", "content", "style"):
+    if isinstance(o.init, (str, os.PathLike)) and o.init not in BUILTIN_INITS:
         record["init"] = digest(o.init)
     if o.masks:
         record["masks"] = [digest(m) for m in o.masks]
     what: dict[str, Any] = {"v": KEY_VERSION, "content": digest(job.content),
                             "format": Path(job.output).suffix.lower().replace(".jpeg", ".jpg")}
     if job.model is not None:
-        model = Path(job.model) if Path(job.model).is_file() else SHIPPED_MODELS / f"{job.model}.pt"
-        what["model"] = digest(model)
+        what["model"] = digest(model_file(job.model, device_type(job.settings.get("device", "auto"))).path)
         what["settings"] = {k: v for k, v in job.settings.items() if k not in NOT_IN_KEY}
+        if job.styles:  # the paintings of --model any
+            what["styles"] = [digest(s) for s in job.styles]
     else:
         what["styles"] = [digest(s) for s in job.styles]
         what["options"] = record

@@ -4,7 +4,8 @@
 Every line is checked here, before any work: files exist, options resolve (through the same
 :func:`impasto.resolve` as ``impasto stylize``), counts agree (masks and blend weights per
 style), no two jobs write one file. Problems name their line; all are found in one pass and the
-first is reported with how many more there are, so a long manifest is fixed in one go.
+first is reported with how many more there are, so a long manifest is fixed in one go. A caller
+that would rather go on without the bad lines (``--skip-bad``) collects them instead.
 
 Per-job options use the CLI flags' names (``style_weight``, ``style-weight`` or
 ``--style-weight``); text values are parsed as the flag parses them (``relu1_1,relu2_1``). Paths
@@ -16,20 +17,23 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..cli.flags import PARSE  # the flags' own parsers: one reading of "1e3" or "relu1_1,relu2_1"
+from ..values import PARSE  # one reading of "1e3" or "relu1_1,relu2_1", as the flags read it
 from ..errors import ImpastoError
 from ..fast.options import model_run_settings
 from ..images.atomic import output_format
-from ..options import flag, knobs, resolve
-from .jobs import SHIPPED_MODELS, Digests, Job, job_key
+from ..images.formats import INPUT_SUFFIXES
+from ..options import BUILTIN_INITS, flag, knobs, resolve
+from ..arbitrary.options import any_run_settings
+from ..shipped import ANY, model_file
+from .jobs import Digests, Job, job_key
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}  # as fast.photos.EXTENSIONS
 FIELDS = ("id", "content", "style", "styles", "model", "output", "preset")
 MULTI_SEP = ";"  # several styles or masks in one CSV cell
 FORMATS = ("png", "jpg", "webp")
@@ -48,6 +52,7 @@ class Request:
     options: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
     varied: tuple[str, ...] = ()  # option names that differ between jobs: they name the output
+    folder: str = ""  # the content's subfolder below the folder given to --content: kept in the output's path
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -96,8 +101,9 @@ def _request(where: str, row: Mapping[str, Any]) -> Request:
     return req
 
 
-def read_manifest(path: str | Path) -> list[Request]:
-    """The lines of a CSV (with a header row) or JSONL (one object per line) manifest."""
+def read_manifest(path: str | Path, problems: list[tuple[str, str]] | None = None) -> list[Request]:
+    """The lines of a CSV (with a header row) or JSONL (one object per line) manifest. With a
+    ``problems`` list, unreadable lines are appended to it as (where, why) and left out."""
     p = Path(path)
     if not p.is_file():
         raise ImpastoError(f"no such manifest: {p}" if not p.exists() else f"{p} is not a file")
@@ -117,9 +123,9 @@ def read_manifest(path: str | Path) -> list[Request]:
                     raise ImpastoError("each line must be a JSON object")
                 requests.append(_request(where, row))
             except json.JSONDecodeError as e:
-                errors.append(f"{where}: not JSON ({e.msg})")
+                errors.append((where, f"not JSON ({e.msg})"))
             except ImpastoError as e:
-                errors.append(f"{where}: {e}")
+                errors.append((where, str(e)))
     elif p.suffix.lower() in (".csv", ".tsv"):
         reader = csv.DictReader(text.splitlines(), delimiter="\t" if p.suffix.lower() == ".tsv" else ",")
         for row in reader:
@@ -127,33 +133,49 @@ def read_manifest(path: str | Path) -> list[Request]:
             try:
                 requests.append(_request(where, row))
             except ImpastoError as e:
-                errors.append(f"{where}: {e}")
+                errors.append((where, str(e)))
     else:
         raise ImpastoError(f"cannot tell the manifest format of {p}: use .csv, .tsv or .jsonl")
-    _raise_first(errors)
-    if not requests:
+    if problems is None:
+        _raise_first([f"{where}: {why}" for where, why in errors])
+    else:
+        problems += errors
+    if not requests and not errors:
         raise ImpastoError(f"{p} lists no jobs")
     return requests
 
 
-def image_files(items: Iterable[str]) -> list[str]:
-    """Files as given; folders as the images directly inside them, sorted."""
-    files: list[str] = []
+def image_files(items: Iterable[str], skip: Path | None = None) -> list[tuple[str, str]]:
+    """(file, its subfolder) for each content: files as given (no subfolder); folders walked
+    with their subfolders, each image with the folder it sits in relative to the one given, so
+    that album/2019/IMG_0001.jpg and album/2020/IMG_0001.jpg name different outputs. Hidden
+    entries (``.impasto-batch``, ``.git``) and the folder ``skip`` (the outputs, when they are
+    inside the album: a rerun must not paint its own pictures) are left out."""
+    files: list[tuple[str, str]] = []
+    skip = skip.resolve() if skip is not None else None
     for item in items:
         p = Path(item)
-        if p.is_dir():
-            found = sorted(str(f) for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
-            if not found:
-                raise ImpastoError(f"{p}: no images in this folder")
-            files += found
-        else:
-            files.append(str(p))
+        if not p.is_dir():
+            files.append((str(p), ""))
+            continue
+        found = []
+        for root, dirs, names in os.walk(p):
+            here = Path(root)
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() != skip)
+            rel = here.relative_to(p).as_posix()
+            found += [(str(here / n), "" if rel == "." else rel) for n in sorted(names)
+                      if not n.startswith(".") and Path(n).suffix.lower() in INPUT_SUFFIXES]
+        if not found:
+            raise ImpastoError(f"{p}: no images in this folder or below it")
+        files += sorted(found, key=lambda f: (f[1], f[0]))
     return files
 
 
 def shorthand(contents: Sequence[str], styles: Sequence[str], models: Sequence[str],
-              sweeps: Mapping[str, tuple[Any, ...]], presets: Sequence[str | None] = (None,)) -> list[Request]:
-    """Every content x (each style, each model) x every combination of swept option values."""
+              sweeps: Mapping[str, tuple[Any, ...]], presets: Sequence[str | None] = (None,),
+              skip: Path | None = None) -> list[Request]:
+    """Every content x (each style, each model) x every combination of swept option values
+    (folders walked as :func:`image_files` does, leaving out ``skip``)."""
     if not contents:
         raise ImpastoError("give a manifest, or --content (files or folders) with --style or --model")
     if not styles and not models:
@@ -162,16 +184,19 @@ def shorthand(contents: Sequence[str], styles: Sequence[str], models: Sequence[s
     varied = tuple(n for n in names if len(sweeps[n]) > 1) + (("preset",) if len(presets) > 1 else ())
     combos = list(itertools.product(*(sweeps[n] for n in names)))
     out = []
-    painters = [("style", s) for s in styles] + [("model", m) for m in models]
-    for content in image_files(contents):
+    by_network = ANY in models  # --model any: each style painted by the arbitrary network, not optimised
+    painters = [("any" if by_network else "style", s) for s in styles] + [("model", m) for m in models if m != ANY]
+    if by_network and not styles:
+        raise ImpastoError("--model any paints with a painting: give --style too")
+    for content, folder in image_files(contents, skip):
         for what, painter in painters:
             for preset in presets:
                 for values in combos:
                     n = len(out) + 1
                     out.append(Request(f"job {n}", content=content, id=str(n),
-                                       styles=(painter,) if what == "style" else (),
-                                       model=painter if what == "model" else None, preset=preset,
-                                       options=dict(zip(names, values)), varied=varied))
+                                       styles=(painter,) if what != "model" else (),
+                                       model={"model": painter, "any": ANY}.get(what), preset=preset,
+                                       options=dict(zip(names, values)), varied=varied, folder=folder))
     return out
 
 
@@ -185,6 +210,8 @@ def _shown(v: Any) -> str:
 def output_name(req: Request, content: str, fmt: str) -> str:
     """``photo__starry_night[__style_weight-1000].png``: the inputs, then the options that vary."""
     painter = "+".join(Path(s).stem for s in req.styles) if req.styles else Path(str(req.model)).stem
+    if req.model == ANY:
+        painter = f"any_{painter}"
     tags = []
     for name in req.varied:
         value = req.preset if name == "preset" else req.options.get(name)
@@ -209,10 +236,8 @@ def model_ref(base: Path, m: str) -> str:
     path = Path(_path(base, m))
     if path.is_file():
         return str(path)
-    if (SHIPPED_MODELS / f"{m}.pt").is_file():
-        return m
-    shipped = ", ".join(sorted(p.stem for p in SHIPPED_MODELS.glob("*.pt")))
-    raise ImpastoError(f"no model file {m} and no shipped style of that name (shipped: {shipped})")
+    model_file(m)  # a shipped name (NAME, NAME:small, NAME:large), or the error naming what is shipped
+    return m
 
 
 def check(req: Request, defaults: Mapping[str, Any], preset: str | None, base: Path, out_dir: Path | None,
@@ -220,12 +245,15 @@ def check(req: Request, defaults: Mapping[str, Any], preset: str | None, base: P
     """One request as a Job with resolved options and absolute paths, or a one-line ImpastoError."""
     if not req.content:
         raise ImpastoError("no content image given")
-    if bool(req.styles) == bool(req.model):
+    arbitrary = req.model == ANY
+    if bool(req.styles) == bool(req.model) and not arbitrary:
         raise ImpastoError("give style image(s) or a model, not both" if req.styles else
                            "no style image or model given")
+    if arbitrary and not req.styles:
+        raise ImpastoError("--model any paints with a painting: give style image(s) too")
     content = _existing(base, req.content, "content")
     options = {**defaults, **req.options}
-    if options.get("init") not in (None, "noise", "content", "style"):
+    if options.get("init") not in (None, *BUILTIN_INITS):
         options["init"] = _existing(base, str(options["init"]), "init image")
     if options.get("masks"):
         options["masks"] = tuple(_existing(base, m, "mask") for m in options["masks"])
@@ -233,9 +261,10 @@ def check(req: Request, defaults: Mapping[str, Any], preset: str | None, base: P
     if req.model is not None:
         if preset:
             raise ImpastoError("a preset does not apply to a model (a feed-forward model paints in one pass)")
-        settings = model_run_settings(options)
-        job = Job(req.id or req.where, content, "", resolve(**options), model=model_ref(base, req.model),
-                  settings=settings, where=req.where)
+        settings = any_run_settings(options) if arbitrary else model_run_settings(options)
+        styles = tuple(_existing(base, s, "style") for s in req.styles)
+        job = Job(req.id or req.where, content, "", resolve(**options), styles=styles,
+                  model=model_ref(base, req.model), settings=settings, where=req.where)
     else:
         styles = tuple(_existing(base, s, "style") for s in req.styles)
         o = resolve(None, preset, **options)
@@ -247,7 +276,7 @@ def check(req: Request, defaults: Mapping[str, Any], preset: str | None, base: P
     if req.output:
         output = _path(out_dir or base, req.output)
     elif out_dir is not None:
-        output = str(out_dir.resolve() / output_name(req, content, fmt))
+        output = str(out_dir.resolve() / req.folder / output_name(req, content, fmt))
     else:
         raise ImpastoError("no output given: add an output column, or -o OUTDIR to name outputs there")
     output_format(output)
@@ -263,14 +292,20 @@ def _raise_first(errors: list[str]) -> None:
 
 
 def plan(requests: Sequence[Request], defaults: Mapping[str, Any] | None = None, preset: str | None = None,
-         base: str | Path = ".", out_dir: str | Path | None = None, fmt: str = "png") -> list[Job]:
+         base: str | Path = ".", out_dir: str | Path | None = None, fmt: str = "png",
+         digest: Digests | None = None, problems: list[tuple[str, str]] | None = None) -> list[Job]:
     """Checked jobs with their keys, grouped so that jobs sharing a network run one after another
-    (a worker then loads each network once), or an ImpastoError naming the first bad line."""
+    (a worker then loads each network once), or an ImpastoError naming the first bad line.
+
+    With a ``problems`` list, bad lines are left out and appended to it as (where, why) instead,
+    so the rest can run; ``digest`` hashes the input files (a cached one spares a rerun from
+    reading them all again)."""
     if fmt not in FORMATS:
         raise ImpastoError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     base, out = Path(base), Path(out_dir) if out_dir is not None else None
-    jobs, errors, seen, ids = [], [], {}, set()
-    digest = Digests()
+    jobs, seen, ids = [], {}, set()
+    digest = digest if digest is not None else Digests()
+    bad: list[tuple[str, str]] = []
     for req in requests:
         try:
             job = check(req, defaults or {}, preset, base, out, fmt)
@@ -282,10 +317,13 @@ def plan(requests: Sequence[Request], defaults: Mapping[str, Any] | None = None,
             seen[job.output] = req.where
             ids.add(job.id)
         except ImpastoError as e:
-            errors.append(f"{req.where}: {e}")
+            bad.append((req.where, str(e)))
         except OSError as e:
-            errors.append(f"{req.where}: cannot read {e.filename}: {e.strerror}")
-    _raise_first(errors)
+            bad.append((req.where, f"cannot read {e.filename}: {e.strerror}"))
+    if problems is None:
+        _raise_first([f"{where}: {why}" for where, why in bad])
+    else:
+        problems += bad
     order = {}
     for job in jobs:
         order.setdefault(job.network_identity(), len(order))

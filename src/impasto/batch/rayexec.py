@@ -1,4 +1,4 @@
-"""The cluster engine: jobs as Ray tasks, feed-forward jobs through Ray Data, on any Ray cluster.
+"""The cluster engine: jobs as Ray tasks, feed-forward jobs on model actors, on any Ray cluster.
 
 ``RayExecutor(address)`` connects to a running cluster (``ray start --head`` on one machine,
 ``ray start --address=HEAD:6379`` on the others; docs/cluster.md) or, with ``"local"``, starts a
@@ -11,11 +11,20 @@ private one on this machine. It has the interface of
   node than it has devices or cores. Tasks are spread over the nodes. The remote function is
   made with ``max_calls=0`` (Ray's default for GPU tasks is a fresh process per task), so a
   worker process keeps its loaded network from one job to the next.
-* **Fault tolerance is Ray's**: a task whose worker process or node dies is run again (up to
-  ``retries`` times) on another worker; a job that *fails* (bad input) is not retried, it
-  returns its failure and the batch goes on.
-* **Feed-forward jobs** (``model``) go through Ray Data: a streaming ``map_batches`` over an
-  actor pool, one loaded model per actor, sized to the cluster's GPUs or cores.
+* **Bounded submission**: at most ``window`` tasks are in Ray at a time (twice the jobs the
+  cluster runs at once), topped up as results come back, so ten thousand jobs cost the driver
+  and Ray's scheduler what a few dozen do, and waiting for the next result looks at the window,
+  not at every job.
+* **Retries hold everywhere**: a job whose worker process or node dies is run again, at most
+  ``retries`` times, then reported failed; a job that *fails* (bad input) is not retried, it
+  returns its failure and the batch goes on. Tasks get this from Ray (``max_retries``);
+  feed-forward jobs run on a pool of actors this module keeps itself (one loaded model each,
+  sized to the cluster's GPUs or cores, one job at a time per actor): an actor that dies is
+  replaced and its job counted one try, so a photo that crashes its worker every time ends
+  as a failure instead of restarting actors for ever.
+* **Quiet**: Ray's own log lines (its start-up notices, a dead worker's report, lost-node
+  warnings) are kept off stderr unless asked for (``quiet=False``, ``--verbose``); what went
+  wrong reaches the user as the job's one-line error.
 
 Inputs are read by path on the workers (shared storage, the same path on every node); pictures
 come back as bytes and are written by the machine that runs the batch.
@@ -25,9 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import pickle
 import socket
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -38,6 +46,9 @@ from .worker import run_job
 
 INSTALL = 'the --ray engine needs Ray: pip install "impasto[ray]"'
 DEFAULT_THREADS = 4  # CPUs per CPU job; fewer when no node has that many
+WINDOW_PER_SLOT = 2  # tasks in Ray per job it can run at once: the next one is queued when one ends
+MIN_WINDOW = 4
+RAY_LOGGERS = ("ray", "ray.data", "ray.train", "ray.tune", "ray.serve")
 
 
 def require_ray() -> Any:
@@ -49,17 +60,40 @@ def require_ray() -> Any:
     return ray
 
 
-def connect(address: str = "auto") -> Any:
+def quiet_ray(quiet: bool = True) -> None:
+    """Keep Ray's own reports off the terminal, or let them through: its Python loggers
+    (start-up notices, retry warnings) and the cluster's error messages, which Ray's driver
+    prints straight to stdout or stderr ("(raylet) A worker died ...", a screenful per dead
+    worker) with no switch of its own, so its printer is replaced while quiet."""
+    for name in RAY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL if quiet else logging.INFO)
+    import ray._private.worker as driver
+
+    if not hasattr(driver, "print_to_stdstream"):
+        return  # another Ray: its messages show, as with --verbose
+    if not hasattr(driver, "_impasto_printer"):
+        driver._impasto_printer = driver.print_to_stdstream
+    driver.print_to_stdstream = _dropped if quiet else driver._impasto_printer
+
+
+def _dropped(data: Any, ignore_prefix: bool = False) -> None:
+    """Ray's message, not shown: each job's one-line error says what happened to it."""
+
+
+def connect(address: str = "auto", quiet: bool = True) -> Any:
     """Join the cluster at ``address`` (``auto``: the one started on this machine with ``ray
-    start``; ``HOST:PORT``; ``local``: a private cluster for this process). Idempotent."""
+    start``; ``HOST:PORT``; ``local``: a private cluster for this process). Idempotent.
+    ``quiet``: Ray says nothing on stderr (its C++ core and its workers' output included)."""
     ray = require_ray()
     if ray.is_initialized():
+        quiet_ray(quiet)
         return ray
     _reachable(address)
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ notices would break our one-line rule
+    quiet_ray(quiet)  # before joining: a dead worker's report can arrive at once
     try:
-        ray.init(address=None if address == "local" else address, logging_level="ERROR",
-                 log_to_driver=False, configure_logging=True, include_dashboard=False)
+        ray.init(address=None if address == "local" else address, logging_level="CRITICAL" if quiet else "INFO",
+                 log_to_driver=not quiet, configure_logging=True, include_dashboard=False)
+        quiet_ray(quiet)
     except (ConnectionError, RuntimeError, ValueError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         if "Could not find any running Ray instance" in first:
@@ -101,8 +135,9 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str = "auto", threads: int | None = None, retries: int = 3,
-                 task: Callable[[Job, int | None], Result] = run_job) -> None:
-        self.ray = connect(address)
+                 task: Callable[[Job, int | None], Result] = run_job, quiet: bool = True,
+                 window: int | None = None) -> None:
+        self.ray = connect(address, quiet)
         self.gpus, node_cpus = cluster_shape(self.ray)
         self.nodes = len(node_cpus)
         biggest = int(max(node_cpus, default=0))
@@ -113,6 +148,8 @@ class RayExecutor:
         self.cpu_slots = max(1, int(sum(c // self.threads for c in node_cpus)))
         self.retries = retries
         self.task = task
+        self.window = window or max(MIN_WINDOW, WINDOW_PER_SLOT * self.slots)
+        self.submitted_at_most = 0  # the most tasks in Ray at once in the last run (tests, benchmark)
 
     @property
     def slots(self) -> int:
@@ -137,36 +174,51 @@ class RayExecutor:
 
     # -- running ------------------------------------------------------------------------------------
     def run(self, jobs: Sequence[Job]) -> Iterator[Result]:
-        """Feed-forward jobs through Ray Data, then optimisation jobs as tasks; results as they end."""
+        """Feed-forward jobs on the model actors, then optimisation jobs as tasks; results as they end."""
         models = [j for j in jobs if j.model is not None]
         if models:
-            yield from self._run_data(models)
+            yield from self._run_actors(models)
         rest = [j for j in jobs if j.model is None]
         if rest:
             yield from self._run_tasks(rest)
+
+    def _died(self, job: Job, tries: int, e: BaseException) -> Result:
+        return Result(job.id, "failed", job.output,
+                      error=f"its Ray worker died {tries} time(s), the last: {first_line(e)}")
 
     def _run_tasks(self, jobs: Sequence[Job]) -> Iterator[Result]:
         ray = self.ray
         remote = ray.remote(max_calls=0, max_retries=self.retries, retry_exceptions=False,
                             scheduling_strategy="SPREAD")(self.task)
         pending: dict[Any, Job] = {}
-        ready, unplaceable = self._place_all(jobs)
-        yield from unplaceable
+        self.submitted_at_most = 0
         try:
-            for job, placed, resources in ready:
+            for job in jobs:
+                try:
+                    placed, resources = self.placed(job)
+                except ImpastoError as e:
+                    yield Result(job.id, "failed", job.output, error=str(e))
+                    continue
+                while len(pending) >= self.window:
+                    yield self._next_task(pending)
                 pending[remote.options(**resources).remote(placed, None if resources.get("num_gpus")
                                                            else self.threads)] = job
+                self.submitted_at_most = max(self.submitted_at_most, len(pending))
             while pending:
-                [ref], _ = ray.wait(list(pending), num_returns=1)
-                job = pending.pop(ref)
-                try:
-                    yield ray.get(ref)
-                except ray.exceptions.RayError as e:  # the worker or its node died, more than `retries` times
-                    yield Result(job.id, "failed", job.output,
-                                 error=f"the Ray task failed after {self.retries + 1} tries: {first_line(e)}")
+                yield self._next_task(pending)
         finally:
             for ref in pending:  # Ctrl-C or an early stop: nothing keeps painting for nobody
                 ray.cancel(ref, force=True)
+
+    def _next_task(self, pending: dict[Any, Job]) -> Result:
+        """The next task to end (waiting over the window only), as its Result."""
+        ray = self.ray
+        [ref], _ = ray.wait(list(pending), num_returns=1)
+        job = pending.pop(ref)
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayError as e:  # the worker or its node died, more than `retries` times
+            return self._died(job, self.retries + 1, e)
 
     def _place_all(self, jobs: Sequence[Job]) -> tuple[list[tuple[Job, Job, dict[str, Any]]], list[Result]]:
         """(job, job as placed, resources) for each job the cluster can run; failures for the rest."""
@@ -178,59 +230,104 @@ class RayExecutor:
                 failed.append(Result(job.id, "failed", job.output, error=str(e)))
         return ready, failed
 
-    def _run_data(self, jobs: Sequence[Job]) -> Iterator[Result]:
-        from ray import data
-
-        logging.getLogger("ray.data").setLevel(logging.ERROR)  # our bar is the progress report
-        ctx = data.DataContext.get_current()
-        ctx.enable_progress_bars = False
+    def _run_actors(self, jobs: Sequence[Job]) -> Iterator[Result]:
         ready, unplaceable = self._place_all(jobs)
         yield from unplaceable
-        groups: dict[tuple, list[Job]] = {}  # GPU jobs and CPU jobs ask for different actors
-        for _, placed, resources in ready:
-            groups.setdefault(tuple(sorted(resources.items())), []).append(placed)
-        for key, placed_jobs in groups.items():
-            resources = dict(key)
-            threads = 0 if resources.get("num_gpus") else self.threads
-            rows = [{"job": pickle.dumps(j), "threads": threads} for j in placed_jobs]  # ours, for our workers
-            ds = data.from_items(rows).map_batches(Painter, batch_size=1, batch_format="numpy",
-                                                   compute=data.ActorPoolStrategy(size=min(len(rows), self.slots)),
-                                                   **resources)
-            for batch in ds.iter_batches(batch_size=1, batch_format="numpy"):
-                for blob in batch["result"]:
-                    yield pickle.loads(bytes(blob))
+        groups: dict[tuple, list[tuple[Job, Job]]] = {}  # GPU jobs and CPU jobs ask for different actors
+        for job, placed, resources in ready:
+            groups.setdefault(tuple(sorted(resources.items())), []).append((job, placed))
+        for key, pairs in groups.items():
+            yield from self._actor_pool(pairs, dict(key))
+
+    def _actor_pool(self, pairs: list[tuple[Job, Job]], resources: dict[str, Any]) -> Iterator[Result]:
+        """One model actor per slot, one job at a time each; a dead actor is replaced and its job
+        tried again while it has tries left (so an innocent job queued behind it loses none)."""
+        ray = self.ray
+        threads = None if resources.get("num_gpus") else self.threads
+        cls = ray.remote(max_restarts=0, max_task_retries=0)(ModelWorker).options(**resources)
+        todo = deque((job, placed, 0) for job, placed in pairs)  # (job, as placed, tries so far)
+        idle = [cls.remote(self.task) for _ in range(min(len(pairs), self.slots))]
+        busy: dict[Any, tuple[Any, Job, Job, int]] = {}
+        try:
+            while todo or busy:
+                while idle and todo:
+                    actor = idle.pop()
+                    job, placed, tries = todo.popleft()
+                    busy[actor.paint.remote(placed, threads)] = (actor, job, placed, tries + 1)
+                [ref], _ = ray.wait(list(busy), num_returns=1)
+                actor, job, placed, tries = busy.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayError as e:
+                    ray.kill(actor)
+                    idle.append(cls.remote(self.task))
+                    if tries <= self.retries:
+                        todo.appendleft((job, placed, tries))
+                        continue
+                    result = self._died(job, tries, e)
+                else:
+                    idle.append(actor)
+                yield result
+        finally:
+            for actor in idle + [b[0] for b in busy.values()]:
+                ray.kill(actor)  # their models' memory goes back; a Ctrl-C stops what they paint
 
     # -- one job at a time, with progress (the web app) --------------------------------------------------
-    def stream(self, fn: Callable[..., Iterator[dict]], *args: Any, device: str = "auto") -> tuple[Any, Iterator[dict]]:
+    def stream(self, fn: Callable[..., Iterator[dict]], *args: Any, device: str = "auto",
+               retries: int = 0) -> tuple[Stream, Iterator[dict]]:
         """Run the generator ``fn(*args)`` as one Ray task and return (its handle for
-        :meth:`cancel`, an iterator over what it yields)."""
+        :meth:`cancel`, an iterator over what it yields).
+
+        When the task's worker process or node dies, it is started again from the beginning,
+        at most ``retries`` times; before each new try the iterator yields ``{"retry": n,
+        "why": one line}``, so that the consumer can forget the progress of the lost try. After
+        the last try the Ray error is raised. What ``fn`` raises itself is not retried."""
         ray = self.ray
         _, resources = self.where(device)
-        remote = ray.remote(max_calls=0, max_retries=0, num_returns="streaming")(fn)
-        gen = remote.options(**resources).remote(*args)
+        remote = ray.remote(max_calls=0, max_retries=0, num_returns="streaming")(fn).options(**resources)
+        handle = Stream(remote.remote(*args))
 
         def events() -> Iterator[dict]:
-            for ref in gen:
-                yield ray.get(ref)
+            tries = 1
+            while True:
+                try:
+                    for ref in handle.current:
+                        yield ray.get(ref)
+                    return
+                except (ray.exceptions.TaskCancelledError, ray.exceptions.RayTaskError):
+                    raise  # cancelled here, or fn's own exception: another try would do the same
+                except ray.exceptions.RayError as e:
+                    if tries > retries:
+                        raise
+                    yield {"retry": tries, "why": first_line(e)}
+                    tries += 1
+                    handle.current = remote.remote(*args)
 
-        return gen, events()
+        return handle, events()
 
     def cancel(self, handle: Any) -> None:
-        self.ray.cancel(handle, force=True)
+        """Stop a :meth:`stream` (whichever try is running)."""
+        self.ray.cancel(handle.current if isinstance(handle, Stream) else handle, force=True)
 
     def close(self) -> None:
         """Leave the cluster running for others; only this process's connection ends."""
 
 
-class Painter:
-    """A Ray Data actor: one process, one loaded model (kept by ``worker.model_for``), many photos."""
+class Stream:
+    """The handle of a :meth:`RayExecutor.stream`: the Ray generator of the try now running."""
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
+    def __init__(self, current: Any) -> None:
+        self.current = current
 
-        out = [pickle.dumps(run_job(pickle.loads(bytes(b)), int(t) or None))
-               for b, t in zip(batch["job"], batch["threads"])]
-        return {"result": np.array(out, dtype=object)}
+
+class ModelWorker:
+    """A model actor: one process, one loaded model (kept by ``worker.painter()``), many photos."""
+
+    def __init__(self, task: Callable[[Job, int | None], Result] = run_job) -> None:
+        self.task = task
+
+    def paint(self, job: Job, threads: int | None) -> Result:
+        return self.task(job, threads)
 
 
 def first_line(e: BaseException) -> str:

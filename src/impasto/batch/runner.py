@@ -1,9 +1,10 @@
 """Running a planned batch on an executor: skip what is done, write what ends, report everything.
 
 The executor (local or Ray) only paints; everything that touches the outputs happens here, in
-the one process that owns them: the resume check, the atomic writes, the sidecars, the results
-manifest and the progress bar. Ctrl-C stops cleanly: what ended is written and recorded, the
-executor is closed (Ray cancels its tasks), and a rerun picks up the rest.
+the one process that owns them: the leftovers of a killed run, the resume check, the atomic
+writes, the sidecars, the results manifest and the progress bar. Ctrl-C stops cleanly: what
+ended is written and recorded, the executor is closed (Ray cancels its tasks), and a rerun
+picks up the rest. Lines the planner left out (``--skip-bad``) are recorded as ``rejected``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import ImpastoError
+from .folders import remove_leftovers
 from .jobs import Job
 from .records import Result, ResultsLog, finished, skipped, write_output
 
@@ -34,6 +36,8 @@ class Summary:
     done: int = 0
     skipped: int = 0
     failed: list[tuple[Job, str]] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (where, why): left out by the planner
+    leftovers: int = 0  # temporary files of a killed run, removed
     interrupted: bool = False
     seconds: float = 0.0
 
@@ -58,11 +62,16 @@ class Bar:
             self.bar.close()
 
 
-def run_batch(jobs: Sequence[Job], executor: Executor, results: str | Path, quiet: bool = True) -> Summary:
-    """Run every job not already done; see the module docstring."""
+def run_batch(jobs: Sequence[Job], executor: Executor, results: str | Path, quiet: bool = True,
+              rejected: Sequence[tuple[str, str]] = ()) -> Summary:
+    """Run every job not already done; see the module docstring. ``rejected``: the (where, why)
+    of lines the planner left out, recorded in the results manifest and counted."""
     start = time.monotonic()
-    s = Summary(len(jobs))
+    s = Summary(len(jobs) + len(rejected), rejected=list(rejected))
     log = ResultsLog(results)
+    for where, why in rejected:
+        log.write({"job": where, "status": "rejected", "output": None, "error": why, "where": where})
+    s.leftovers = remove_leftovers(jobs)
     todo = []
     for job in jobs:
         prior = finished(job)

@@ -49,9 +49,9 @@ def paint_run(model: str, device: str, frames: np.ndarray, warm: int, smooth: fl
     """Paint and smooth ``frames`` in order; the painted frames after the first ``warm``."""
     from ..fast.temporal import Smoother
     from ..fast.video import paint_frames
-    from .worker import model_for
+    from .worker import painter
 
-    m = model_for(model, device)
+    m = painter().model(model, device)
     dev = next(m.net.parameters()).device
     smoother, out = Smoother(smooth), []
     for i in range(0, len(frames), batch):

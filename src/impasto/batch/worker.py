@@ -26,14 +26,14 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from ..errors import ImpastoError
+from ..painter.failures import bug_line, one_line
 from .jobs import Job
 from .records import Result
 
-_LOADED: dict[str, tuple[Any, Any]] = {}  # "vgg" / "model" -> (identity, the loaded thing)
+_PAINTER = None  # this process's Painter (see the module docstring), made on the first job
 
 
 def here() -> tuple[str, str | None]:
@@ -47,59 +47,28 @@ def here() -> tuple[str, str | None]:
     return f"{socket.gethostname()}:{os.getpid()}", node
 
 
-def vgg_for(o: Any) -> Any:
-    """A VGG that serves ``o``: the one loaded for the last job when it does, else a new one
-    (all layers kept, so sweeps over layers share it)."""
-    from ..features.network import full_depth, load_network
+def painter() -> Any:
+    """This process's painter: a Ray worker process outlives its tasks, so the networks it
+    loaded serve the next job (one VGG per device, a few models)."""
+    global _PAINTER
+    if _PAINTER is None:
+        from ..painter import Painter
 
-    held = _LOADED.get("vgg")
-    if held is not None and held[1].serves(o):
-        return held[1]
-    _LOADED.pop("vgg", None)  # free the old one before loading the next
-    net = load_network(o, full_depth(o.arch))
-    _LOADED["vgg"] = (None, net)
-    return net
+        _PAINTER = Painter(keep_models=1)
+    return _PAINTER
 
 
-def model_for(name: str, device: str) -> Any:
-    from ..fast.painting import as_model
+def request(job: Job) -> Any:
+    from ..painter import Request
 
-    held = _LOADED.get("model")
-    if held is not None and held[0] == (name, device):
-        return held[1]
-    _LOADED.pop("model", None)
-    model = as_model(name, device)
-    _LOADED["model"] = ((name, device), model)
-    return model
+    return Request(job.content, job.options, tuple(job.styles), job.model, dict(job.settings))
 
 
 def paint(job: Job) -> tuple[Any, dict[str, float] | None, int]:
-    """The job's picture, its last losses and its steps (raises ImpastoError for bad input)."""
-    if job.model is not None:
-        from ..fast.painting import stylize_files
-
-        settings = dict(job.settings)
-        model = model_for(job.model, settings.pop("device"))
-        [(_, img)] = list(stylize_files(model, [Path(job.content)], batch=1, **settings))
-        return img, None, 0
-    from ..engine import prepare
-
-    transfer = prepare(job.content, list(job.styles), job.options, network=vgg_for(job.options))
-    last = None
-    for step in transfer:
-        last = step
-    losses = last.losses if last is not None else None
-    return transfer.best_image(), losses, transfer.steps_done
-
-
-def _why(e: BaseException) -> str:
-    """One line for an unexpected failure."""
-    text = str(e).strip().splitlines()
-    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower()):
-        return "ran out of memory; try a smaller --max-long-edge or fewer --threads per node"
-    if isinstance(e, RuntimeError) and "output size is too small" in str(e).lower():
-        return "the image is too small or too narrow for the network; try a larger --max-long-edge"
-    return f"{type(e).__name__}: {text[0] if text else 'no message'}"[:300]
+    """The job's picture, its last losses and its steps; a failure raises ImpastoError with its
+    one line (a bug's exception goes through as it is)."""
+    done = painter().paint(request(job)).result()
+    return done.image, done.losses, done.steps
 
 
 def run_job(job: Job, threads: int | None = None) -> Result:
@@ -120,35 +89,29 @@ def run_job(job: Job, threads: int | None = None) -> Result:
                       error=str(e))
     except Exception as e:  # anything else is reported against this job; the batch goes on
         return Result(job.id, "failed", job.output, time.monotonic() - start, worker=worker, node=node,
-                      error=_why(e))
+                      error=one_line(e, "--max-long-edge") or bug_line(e))
     return Result(job.id, "done", job.output, time.monotonic() - start, losses, steps, worker, node, data=data)
 
 
 def paint_events(content: bytes, style: bytes, options: Any, preview_every: float,
                  preview_edge: int) -> Iterator[dict[str, Any]]:
     """A web job on a Ray worker (``impasto serve --ray``), as a stream the server records in its
-    job table: ``{"step", "total", "losses"}`` per step (with ``"preview"``, JPEG bytes, at most
-    every ``preview_every`` seconds), then ``{"result": PNG bytes, "steps"}`` or ``{"error"}``.
+    job table: ``{"step", "total", "eta", "losses"}`` per step (with ``"preview"``, JPEG bytes, at
+    most every ``preview_every`` seconds), then ``{"result": PNG bytes, "steps"}`` or ``{"error"}``.
     The images travel as bytes, so the workers need no access to the server's data folder."""
     from PIL import Image
 
-    from ..engine import prepare
     from ..images.io import encode_image
+    from ..painter import Done, Failed, Request
 
-    try:
-        transfer = prepare(Image.open(io.BytesIO(content)), Image.open(io.BytesIO(style)), options,
-                           network=vgg_for(options))
-        last = None
-        for step in transfer:
-            event: dict[str, Any] = {"step": step.step, "total": transfer.total_steps, "losses": step.losses}
-            now = time.monotonic()
-            if last is None or now - last >= preview_every:
-                img = step.image
-                img.thumbnail((preview_edge, preview_edge), Image.LANCZOS)
-                event["preview"], last = encode_image(img, "preview.jpg", 80), now
+    req = Request(Image.open(io.BytesIO(content)), options, (Image.open(io.BytesIO(style)),))
+    for ev in painter().paint(req, preview_every, preview_edge, smaller="output size"):
+        if isinstance(ev, Failed):
+            yield {"error": ev.message}
+        elif isinstance(ev, Done):
+            yield {"result": encode_image(ev.image, "result.png"), "steps": ev.steps}
+        else:
+            event: dict[str, Any] = {"step": ev.step, "total": ev.total, "eta": ev.eta, "losses": ev.losses}
+            if ev.preview is not None:
+                event["preview"] = encode_image(ev.preview, "preview.jpg", 80)
             yield event
-        yield {"result": encode_image(transfer.best_image(), "result.png"), "steps": transfer.steps_done}
-    except ImpastoError as e:
-        yield {"error": str(e)}
-    except Exception as e:
-        yield {"error": _why(e)}

@@ -11,43 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..options import Knob, Options, flag, knobs
+from ..values import PARSE, number
 
 
-def floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.replace(",", " ").split())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, not {text!r}") from None
-
-
-def ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.replace(",", " ").split())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, not {text!r}") from None
-
-
-def names(text: str) -> tuple[str, ...]:
-    return tuple(v for v in text.replace(",", " ").split() if v)
-
-
-def number(kind: type) -> Callable[[str], Any]:
-    """argparse type for one int or float, with an error message in our words."""
-    def parse(text: str) -> Any:
-        try:
-            return kind(text)
-        except ValueError:
-            word = "whole number" if kind is int else "number"
-            raise argparse.ArgumentTypeError(f"expected a {word}, not {text!r}") from None
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-PARSE: dict[str, Callable[[str], Any]] = {
-    "number": number(float), "whole": number(int), "seed": number(int), "layers": names,
-    "weights": floats, "sizes": ints, "choice": str, "text": str, "masks": str,
-}
+THREADS = number(int, least=1)  # --threads of every command that takes it
 METAVAR = {"number": "X", "whole": "N", "seed": "N", "layers": "LAYERS", "weights": "W,...", "sizes": "N|EDGES",
            "text": "TEXT", "masks": "MASK"}
 

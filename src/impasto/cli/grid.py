@@ -10,7 +10,8 @@ from ..errors import ImpastoError
 from ..images.atomic import check_writable
 from ..options import Options, resolve
 from ..presets import GRID_DEFAULTS
-from .flags import add_option_flags, floats, typed
+from ..values import floats
+from .flags import add_option_flags, typed
 
 
 def register(sub: argparse._SubParsersAction) -> None:

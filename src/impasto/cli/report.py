@@ -23,10 +23,13 @@ class Progress:
             self.bar = tqdm(total=total, unit=unit, dynamic_ncols=True, file=sys.stderr, mininterval=0.25)
         self.last = 0.0
 
-    def update(self, step: int, losses: Callable[[], dict[str, float]] = dict) -> None:
-        """Move to ``step``; ``losses`` is called (reading the device) only as often as shown."""
+    def update(self, step: int, losses: Callable[[], dict[str, float]] = dict, total: int | None = None) -> None:
+        """Move to ``step`` of ``total`` (which falls when a size stops early); ``losses`` is
+        called (reading the device) only as often as shown."""
         if self.bar is None:
             return
+        if total is not None and total != self.bar.total:
+            self.bar.total = total
         self.bar.update(step - self.bar.n)
         now = time.monotonic()
         if now - self.last > 0.25:

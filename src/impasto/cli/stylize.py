@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 from ..errors import ImpastoError
+from ..arbitrary.options import any_run_settings
 from ..fast.options import MODEL_NOTE, model_run_settings
+from ..shipped import ANY
 from ..images.atomic import check_writable, output_format
 from ..options import resolve
 from .flags import add_option_flags, typed
@@ -30,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--log-json", metavar="FILE", help="one JSON line of losses per step")
     s.add_argument("--plot", metavar="FILE.png", help="loss curves as a picture")
     s.add_argument("--model", help="a feed-forward style (a shipped name or a file from `impasto train`) instead "
-                                   "of optimising; the images are then photos (or folders of them)")
+                                   "of optimising; the images are then photos (or folders of them). `any`: the "
+                                   "arbitrary-style network, CONTENT then the painting(s) as without --model")
     add_option_flags(s)
     s.set_defaults(func=cmd_stylize)
     lay = sub.add_parser("layers", help="list the layer names of a network")
@@ -52,44 +55,54 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         output_format(args.plot)
     options = resolve(None, args.preset, **typed(args))
 
-    from ..engine import prepare
     from ..images.io import save_image
+    from ..painter import Done, Failed, Painter, Request
     from .report import JsonLog, Progress, plot_losses
 
-    transfer = prepare(args.images[0], args.images[1:], options)
+    painting = Painter().paint(Request(args.images[0], options, tuple(args.images[1:])))
     log = JsonLog(args.log_json) if args.log_json else None
     history: list[dict] = []
-    progress = Progress(transfer.total_steps, args.quiet)
+    progress = None
     start = time.monotonic()
-    interrupted = False
+    done = None
     try:
-        for step in transfer:
+        for ev in painting:
+            if isinstance(ev, Failed):
+                ev.throw()
+            if isinstance(ev, Done):
+                done = ev
+                continue
+            if progress is None:
+                progress = Progress(ev.total, args.quiet)
             if log or args.plot:
-                rec = {"step": step.step, **step.losses, "seconds": round(time.monotonic() - start, 4),
-                       "long_edge": max(step.run.content_size)}
+                rec = {"step": ev.step, **ev.losses, "seconds": round(time.monotonic() - start, 4),
+                       "long_edge": ev.long_edge}
                 history.append(rec)
                 if log:
                     log.write(rec)
-            progress.update(step.step, lambda: step.losses)
-            if options.save_every and step.step % options.save_every == 0:
-                save_image(step.image, intermediate_path(out, step.step))
+            progress.update(ev.step, lambda: ev.losses, ev.total)
+            if options.save_every and ev.step % options.save_every == 0:
+                save_image(ev.image, intermediate_path(out, ev.step))
     except KeyboardInterrupt:
-        interrupted = True
+        pass
     finally:
-        progress.close()
-    save_image(transfer.best_image(), out)
+        if progress is not None:
+            progress.close()
+    image = done.image if done is not None else painting.best_image()
+    if image is None:  # interrupted before the first step
+        raise KeyboardInterrupt
+    save_image(image, out)
     if log:
         log.close()
     if args.plot and history:
         plot_losses(history, args.plot)
-    if interrupted:
-        print(f"impasto: interrupted after {transfer.steps_done} steps; best image so far written to {out}",
+    if done is None:
+        print(f"impasto: interrupted after {painting.steps_done} steps; best image so far written to {out}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.quiet:
-        why = " (converged)" if transfer.stopped_early else ""
-        print(f"wrote {out} after {transfer.steps_done} steps in {time.monotonic() - start:.1f} s{why}",
-              file=sys.stderr)
+        why = " (converged)" if done.stopped_early else ""
+        print(f"wrote {out} after {done.steps} steps in {time.monotonic() - start:.1f} s{why}", file=sys.stderr)
     return 0
 
 
@@ -102,20 +115,28 @@ def model_settings(args: argparse.Namespace) -> dict[str, object]:
     for name in ("preset", "log_json", "plot"):
         if getattr(args, name):
             raise ImpastoError(f"--{name.replace('_', '-')} does not apply to --model ({MODEL_NOTE})")
+    if args.model == ANY:
+        return any_run_settings(typed(args))
     return model_run_settings(typed(args))
 
 
 def _with_model(args: argparse.Namespace) -> int:
-    """``impasto stylize --model MODEL IMAGE_OR_DIR... -o OUT``: one file, or a folder of them."""
+    """``impasto stylize --model MODEL IMAGE_OR_DIR... -o OUT``: one file, or a folder of them;
+    ``--model any PHOTO_OR_DIR PAINTING... -o OUT``: the photos in the style of the paintings."""
     settings = model_settings(args)
-    if not args.images:
+    images, paintings = list(args.images), []
+    if args.model == ANY:
+        if len(images) < 2:
+            raise ImpastoError("stylize --model any needs a photo (or a folder of them) and at least one painting")
+        images, paintings = images[:1], images[1:]
+    if not images:
         raise ImpastoError("stylize --model needs at least one photo (or a folder of them)")
-    from ..fast.painting import as_model, expand_inputs, stylize_files
+    from ..fast.painting import expand_inputs
     from ..images.io import save_image
 
-    files = expand_inputs(args.images)
+    files = expand_inputs(images)
     out = Path(args.output)
-    single = len(files) == 1 and not Path(args.images[0]).is_dir() and out.suffix != ""
+    single = len(files) == 1 and not Path(images[0]).is_dir() and out.suffix != ""
     if single:
         check_writable(out)
     else:
@@ -124,16 +145,18 @@ def _with_model(args: argparse.Namespace) -> int:
         if not out.parent.is_dir():
             raise ImpastoError(f"cannot write {out}: folder {out.parent} does not exist")
         out.mkdir(exist_ok=True)
-    model = as_model(args.model, settings.pop("device"))
-    if model.choice and not args.quiet:
-        print(f"impasto: {model.choice}", file=sys.stderr)
+    from ..painter import Painter, Request
+
+    painter = Painter()
+    options = resolve()
     start = time.monotonic()
-    n = 0
-    for src, img in stylize_files(model, files, **settings):
-        save_image(img, out if single else out / (src.stem + ".png"))
-        n += 1
+    for n, src in enumerate(files):
+        done = painter.paint(Request(src, options, tuple(paintings), args.model, settings)).result()
+        if n == 0 and done.note and not args.quiet:
+            print(f"impasto: {done.note}", file=sys.stderr)
+        save_image(done.image, out if single else out / (src.stem + ".png"))
     if not args.quiet:
-        print(f"wrote {n} image(s) to {out} in {time.monotonic() - start:.2f} s", file=sys.stderr)
+        print(f"wrote {len(files)} image(s) to {out} in {time.monotonic() - start:.2f} s", file=sys.stderr)
     return 0
 
 

@@ -25,8 +25,8 @@ torch's optimisers; the ``w2`` loss's eigendecomposition checks its result on th
 ``sliced`` sorts on the CPU; the checkpointed objective recomputes blocks inside the backward
 pass and the tiled one moves its tile grid every step (its shapes change).
 
-Not yet run on a GPU, hence off by default. On devices added to ``GRAPH_DEVICES`` that are not
-CUDA (the tests add the CPU), the same schedule runs with each recorded piece executed directly
+On CUDA it is on by default (``--cuda-graph auto``) where it applies. On devices added to
+``GRAPH_DEVICES`` that are not CUDA (the tests add the CPU), the same schedule runs with each recorded piece executed directly
 instead of replayed, so the logic of the graphed loop is tested where there is no GPU.
 """
 

@@ -15,10 +15,9 @@ from PIL import Image
 
 from ..errors import ImpastoError
 from ..images.io import load_image
-from ..options import Resolved
+from ..options import BUILTIN_INITS, Resolved
 
 ImageInput = "str | os.PathLike[str] | Image.Image"
-BUILTIN_INITS = ("noise", "content", "style")
 
 
 @dataclass(frozen=True)

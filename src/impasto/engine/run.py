@@ -20,7 +20,7 @@ from PIL import Image
 
 from ..errors import ImpastoError
 from ..features.devices import cuda_flags, precision_context
-from ..features.layers import layer_stride
+from ..features.layers import deepest_stride, layer_stride
 from ..features.network import Network
 from ..images import color as C
 from ..images.denoise import tv_denoise
@@ -94,10 +94,10 @@ class Run:
             init_img = init_img.resize(photo.size, Image.LANCZOS)
         self.content_image = photo
         # --color (images/color.py): what the optimiser sees, and how its output becomes the picture.
-        content_img, style_imgs, init_img, self._finish = C.prepare(o.color, photo, inputs.styles, init_img,
+        content_img, style_imgs, init_img, self._finish = C.optimiser_images(o.color, photo, inputs.styles, init_img,
                                                                    inputs.blend)
         self.content_size = content_img.size
-        need = max(layer_stride(k) for k in o.layers)  # the deepest layer must still see a position
+        need = deepest_stride(o.layers)  # the deepest layer must still see a position
         if min(content_img.size) < need:
             raise ImpastoError(f"the image is {content_img.width}x{content_img.height} px: layer "
                                f"{max(o.layers, key=layer_stride)} needs at least {need} px a side; "

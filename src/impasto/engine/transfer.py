@@ -17,15 +17,31 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 from PIL import Image
 
+from ..arbitrary.painting import ArbitraryModel
+from ..arbitrary.painting import stylize as stylize_any
+from ..errors import ImpastoError
 from ..features.network import Network, load_network
 from ..images.io import fit_long_edge, to_pil, to_tensor
 from ..options import Options, Resolved, resolve
 from .inputs import ImageInput, Inputs, load_inputs
 from .run import Run, Step
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A transfer's position: size ``size`` (0 = coarsest), ``size_step`` steps into it, ``step``
+    steps in all, and the best image so far (at that size). A server that stops mid-job keeps
+    one, and the next start carries on from it instead of from step 0."""
+
+    size: int
+    size_step: int
+    step: int
+    image: Image.Image
 
 
 class Transfer:
@@ -35,22 +51,46 @@ class Transfer:
     ``run`` is the current size's Run. ``size_steps``: steps per size, instead of the options'
     halving rule (a figure script's equal-time comparison uses it)."""
 
-    def __init__(self, o: Resolved, inputs: Inputs, network: Network, size_steps: Sequence[int] | None = None) -> None:
+    def __init__(self, o: Resolved, inputs: Inputs, network: Network, size_steps: Sequence[int] | None = None,
+                 resume: Resume | None = None) -> None:
         self.options, self.inputs, self.network = o, inputs, network
         self.sizes = o.scales
         self.iterations = tuple(size_steps) if size_steps is not None else o.size_iterations
         if len(self.iterations) != len(self.sizes):
             raise ValueError(f"need one iteration count per size ({len(self.sizes)})")
-        self.total_steps = sum(self.iterations)
-        self.steps_done = 0
+        self.resume = resume
+        self.first = resume.size if resume is not None else 0
+        if not 0 <= self.first < len(self.sizes):
+            raise ImpastoError(f"cannot resume at size {self.first + 1}: the run has {len(self.sizes)}")
+        self.done_sizes_steps = resume.step - resume.size_step if resume is not None else 0
+        self.steps_done = resume.step if resume is not None else 0
         self.stopped_early = False
-        self.run = Run(self._at(0), inputs, network)  # the first size now: bad inputs fail before any work
+        self.size_index = self.first
+        # the first size now: bad inputs fail before any work
+        if resume is None:
+            self.run = Run(self._at(0), inputs, network)
+        else:
+            left = max(1, self.iterations[self.first] - resume.size_step)
+            self.run = Run(self._at(self.first, left), inputs, network, start=resume.image)
 
-    def _at(self, i: int) -> Resolved:
-        """The options of size ``i`` alone."""
+    @property
+    def total_steps(self) -> int:
+        """Steps planned: those the finished sizes took (a size stops early when its loss levels
+        off) and the caps of the current and later ones."""
+        return self.done_sizes_steps + self._size_base + sum(self.iterations[self.size_index:])
+
+    @property
+    def _size_base(self) -> int:
+        """Steps of the current size done before this process took it up (a resumed size)."""
+        r = self.resume
+        return r.size_step if r is not None and self.size_index == r.size else 0
+
+    def _at(self, i: int, steps: int | None = None) -> Resolved:
+        """The options of size ``i`` alone (``steps``: fewer than its cap, for a resumed size)."""
         o = self.options
         return dataclasses.replace(o, max_long_edge=self.sizes[i], scales=(self.sizes[i],),
-                                   iterations=self.iterations[i], init_noise=o.init_noise if i == 0 else 0.0)
+                                   iterations=self.iterations[i] if steps is None else steps,
+                                   init_noise=o.init_noise if i == 0 and self.resume is None else 0.0)
 
     def _start(self, previous: Image.Image, i: int) -> Image.Image:
         """Size ``i``'s start: the last result enlarged, plus (when starting from the photo) the
@@ -65,16 +105,24 @@ class Transfer:
         return to_pil((up + to_tensor(photo) - coarse).clamp(0, 1))
 
     def __iter__(self) -> Iterator[Step]:
-        offset = 0
-        for i in range(len(self.sizes)):
-            if i > 0:
+        """Steps numbered by the steps actually taken, across sizes (a size that stops early
+        hands over at once: the next size's first step is the next number)."""
+        for i in range(self.first, len(self.sizes)):
+            if i > self.size_index:
+                self.done_sizes_steps += self._size_base + self.run.steps_done
+                self.size_index = i
                 self.run = Run(self._at(i), self.inputs, self.network, start=self._start(self.run.to_image(), i))
+            offset = self.done_sizes_steps + self._size_base
             for step in self.run:
                 self.steps_done = offset + step.step
-                yield dataclasses.replace(step, step=offset + step.step)
-            offset += self.iterations[i]
+                yield dataclasses.replace(step, step=self.steps_done)
             self.stopped_early = self.run.stopped_early
-        self.steps_done = offset
+        self.steps_done = self.done_sizes_steps + self._size_base + self.run.steps_done
+
+    def position(self) -> Resume:
+        """Where the run is now, with its best image (undenoised, as the next size would start from
+        it): what a later :func:`prepare` can resume from."""
+        return Resume(self.size_index, self._size_base + self.run.steps_done, self.steps_done, self.run.to_image())
 
     @property
     def content_image(self) -> Image.Image:
@@ -100,16 +148,31 @@ def prepare(
     options: Options | None = None,
     *,
     network: Network | None = None,
+    resume: Resume | None = None,
+    instant: ArbitraryModel | None = None,
     **typed: object,
 ) -> Transfer:
     """A :class:`Transfer` ready to iterate. ``options``: an Options (``typed`` values and
     ``preset=`` on top) or an already resolved one; ``network``: a loaded network to reuse
-    when it serves these options (a server or a batch loads one per worker)."""
+    when it serves these options (a server or a batch loads one per worker); ``resume``: a
+    position an earlier run of the same request reached (:meth:`Transfer.position`); ``instant``:
+    the loaded arbitrary-style network that ``init='instant'`` starts from (default: loaded here)."""
     o = options if isinstance(options, Resolved) and not typed else resolve(options, **typed)
     inputs = load_inputs(content, style, o)
+    if o.init == "instant" and resume is None:
+        inputs = dataclasses.replace(inputs, init=instant_start(inputs, o, instant))
     if network is None or not network.serves(o):
         network = load_network(o)
-    return Transfer(o, inputs, network)
+    return Transfer(o, inputs, network, resume=resume)
+
+
+def instant_start(inputs: Inputs, o: Resolved, model: ArbitraryModel | None = None) -> Image.Image:
+    """``--init instant``: the arbitrary-style network's painting of the photo, at the first size.
+    The optimisation then starts from a picture that already has the paintings' palette and
+    strokes, and has less to do."""
+    model = model or ArbitraryModel.load(device=o.device, precision=o.precision)
+    return stylize_any(model, inputs.content, list(inputs.styles), blend=inputs.blend, long_edge=o.scales[0],
+                       style_scale=o.style_scale, precision=o.precision, max_pixels=o.max_pixels)
 
 
 def stylize_iter(content: ImageInput, style: ImageInput | Sequence[ImageInput], options: Options | None = None,

@@ -13,8 +13,7 @@ serves both. Anything else is refused with a one-line :class:`ImpastoError`.
 
 Shipped styles come in up to two sizes: ``data/fast/NAME.pt``, small enough to paint 512x512 in
 under half a second on a 2-core CPU, and ``data/fast/large/NAME.pt``, Johnson's full network
-trained on a GPU. ``--model NAME`` takes the size that fits the device (:func:`pick_size`) and
-says which; ``NAME:small`` or ``NAME:large`` asks for one.
+trained on a GPU. Which file a name means is :mod:`impasto.shipped`'s rule.
 """
 
 from __future__ import annotations
@@ -27,17 +26,11 @@ import torch
 
 from ..errors import ImpastoError
 from ..features.weights import atomic_torch_save
+from ..shipped import model_file, shipped_names
 from .options import NetSize
 from .transformer import TransformerNet
 
 FORMAT, VERSION = "impasto-fast", 1
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "data" / "fast"
-SUFFIX = ".pt"
-SIZES = ("small", "large")  # small: data/fast/NAME.pt; large: data/fast/large/NAME.pt
-# Whether the large networks meet the CPU target (512x512 in under 0.5 s on the 2-core CPU): they
-# do, 0.29 s in bf16 and 0.42 s in fp32 on the AMD EPYC machine (docs/fast.md), so every device
-# gets them; NAME:small keeps the small ones for slower CPUs.
-LARGE_ON_CPU = True
 
 
 @dataclass
@@ -55,48 +48,17 @@ class FastModel:
 
 
 def shipped_models() -> dict[str, Path]:
-    """Names of the styles that come with impasto, and their (small) files."""
-    if not SHIPPED_DIR.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*" + SUFFIX))}
-
-
-def shipped_sizes(name: str) -> dict[str, Path]:
-    """The sizes a shipped style comes in, and their files."""
-    files = {"small": SHIPPED_DIR / f"{name}{SUFFIX}", "large": SHIPPED_DIR / "large" / f"{name}{SUFFIX}"}
-    return {size: p for size, p in files.items() if p.is_file()}
-
-
-def pick_size(device: torch.device | str) -> str:
-    """The size of shipped network that fits ``device``: large on a GPU, small on a CPU (unless
-    the large ones meet the CPU target, ``LARGE_ON_CPU``)."""
-    return "large" if torch.device(device).type != "cpu" or LARGE_ON_CPU else "small"
+    """Names of the styles that come with impasto, and the file each paints with on a CPU."""
+    return {name: model_file(name).path for name in shipped_names()}
 
 
 def resolve_model(name: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[Path, str]:
-    """A model file's path, or a shipped style (``starry_night``, ``starry_night:large``) in the
-    size that fits ``device``; with a note of the size taken and why ("" for a path; ``{}`` in it
-    is where :func:`load_model` puts the network's shape)."""
-    p = Path(name)
-    if p.is_file():
-        return p, ""
-    style, _, asked = str(name).partition(":")
-    sizes = shipped_sizes(style)
-    if sizes and (not asked or asked in SIZES):
-        want = asked or pick_size(device)
-        if want in sizes:
-            why = "asked for" if asked else f"the size for {torch.device(device).type}"
-        elif asked:
-            raise ImpastoError(f"--model {name}: {style} is shipped in {' and '.join(sizes)} only")
-        else:
-            want = next(iter(sizes))
-            why = "the only size shipped"
-        return sizes[want], f"--model {style}: the {want} network{{}}, {why}"
-    if p.exists():
-        raise ImpastoError(f"{p} is a folder, not a model file")
-    known = ", ".join(shipped_models()) or "none installed"
-    raise ImpastoError(f"no model file {p} and no shipped style of that name (shipped: {known}; "
-                       f"add :small or :large for a size)")
+    """A model file's path, or a shipped style's file for ``device`` (``impasto.shipped``), with
+    a note of the size taken and why."""
+    found = model_file(name, torch.device(device).type)
+    if found.arbitrary:
+        raise ImpastoError("--model any is the arbitrary-style network: it needs a painting, not a model file")
+    return found.path, found.note
 
 
 def resolve_model_path(name: str | os.PathLike[str], device: torch.device | str = "cpu") -> Path:

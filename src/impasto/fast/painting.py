@@ -17,9 +17,9 @@ from ..errors import ImpastoError
 from ..features.devices import resolve_device
 from ..images.color import recombine
 from ..images.denoise import tv_denoise
+from ..images.formats import INPUT_SUFFIXES
 from ..images.io import MAX_PIXELS, fit_long_edge, load_image, to_pil, to_tensor
 from .model import FastModel, load_model
-from .photos import EXTENSIONS
 from .transformer import paint
 
 ModelLike = "FastModel | str | os.PathLike[str]"
@@ -67,7 +67,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in EXTENSIONS and f.is_file())
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in INPUT_SUFFIXES and f.is_file())
             if not found:
                 raise ImpastoError(f"{p}: no images in this folder")
             files += found
@@ -93,17 +93,29 @@ def finish(painting: Image.Image, photo: Image.Image, color: str = "style", deno
     return to_pil(rgb)
 
 
+def paint_photo(model: ModelLike, photo: "str | os.PathLike[str] | Image.Image", long_edge: int | None = None,
+                max_pixels: int = MAX_PIXELS, precision: str = "auto", color: str = "style",
+                denoise: float = 0.0) -> Image.Image:
+    """One photo (a path or a PIL image) painted with the settings :func:`model_run_settings` keeps.
+
+    ``long_edge``: resize the photo to it first (default: paint at the photo's own size)."""
+    return next(_paint(as_model(model), [photo], 1, precision, long_edge, max_pixels, color, denoise))
+
+
 def stylize_files(model: ModelLike, files: list[Path], batch: int = 4, precision: str = "auto",
                   long_edge: int | None = None, max_pixels: int = MAX_PIXELS, color: str = "style",
                   denoise: float = 0.0) -> Iterator[tuple[Path, Image.Image]]:
     """Yield ``(input path, painting)`` for each file, painting ``batch`` same-size files at a time.
 
     ``long_edge``: resize each photo to it first (default: paint at the photo's own size)."""
-    m = as_model(model)
-    for k in range(0, len(files), batch):
-        chunk = files[k:k + batch]
-        photos = [load_image(f, max_pixels) for f in chunk]
+    yield from zip(files, _paint(as_model(model), files, batch, precision, long_edge, max_pixels, color, denoise))
+
+
+def _paint(m: FastModel, photos: list, batch: int, precision: str, long_edge: int | None, max_pixels: int,
+           color: str, denoise: float) -> Iterator[Image.Image]:
+    for k in range(0, len(photos), batch):
+        chunk = [load_image(p, max_pixels) for p in photos[k:k + batch]]
         if long_edge is not None:
-            photos = [fit_long_edge(p, long_edge) for p in photos]
-        imgs = stylize_tensors(m, [to_tensor(p) for p in photos], batch, precision)
-        yield from zip(chunk, (finish(i, p, color, denoise) for i, p in zip(imgs, photos)))
+            chunk = [fit_long_edge(p, long_edge) for p in chunk]
+        imgs = stylize_tensors(m, [to_tensor(p) for p in chunk], batch, precision)
+        yield from (finish(i, p, color, denoise) for i, p in zip(imgs, chunk))

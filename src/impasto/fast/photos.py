@@ -25,9 +25,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..errors import ImpastoError
+from ..images.formats import INPUT_SUFFIXES
 from ..images.io import load_image
-
-EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def photo_files(folder: str | Path) -> list[Path]:
@@ -35,7 +34,7 @@ def photo_files(folder: str | Path) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise ImpastoError(f"--photos {root}: not a folder")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in INPUT_SUFFIXES and p.is_file())
     if not files:
         raise ImpastoError(f"--photos {root}: no images found (jpg, png, webp ...)")
     return files

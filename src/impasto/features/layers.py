@@ -12,6 +12,7 @@ Pure Python, so options can be checked (and ``impasto --help`` answered) without
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from ..errors import ImpastoError
 
@@ -65,6 +66,12 @@ def layer_stride(name: str) -> int:
     """How much a layer's feature map is downsampled relative to the image (block b -> 2^(b-1))."""
     block = int(name[4]) if not name.startswith("pool") else int(name[4]) + 1
     return 2 ** (block - 1)
+
+
+def deepest_stride(names: Iterable[str]) -> int:
+    """The stride of the deepest of these layers: the fewest pixels an image needs a side for
+    every one of them to see at least one position."""
+    return max(layer_stride(k) for k in names)
 
 
 def layer_width(name: str) -> int:

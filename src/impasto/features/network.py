@@ -7,14 +7,17 @@ images through it (``engine.prepare(..., network=...)``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from ..options import Resolved
 from .devices import prefers_channels_last, resolve_device
 from .layers import deepest, layer_names
 from .vgg import VGGFeatures
 from .weights import Preprocess, load_weights
+
+if TYPE_CHECKING:  # options imports features.layers: at run time this package needs nothing of options
+    from ..options import Resolved
 
 
 @dataclass

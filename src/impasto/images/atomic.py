@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ImpastoError
+from .formats import OUTPUT_FORMATS
 
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+FORMATS = OUTPUT_FORMATS
 
 
 @contextlib.contextmanager

@@ -127,7 +127,7 @@ def _luminance_image(img: Image.Image) -> torch.Tensor:
     return rgb_to_yiq(to_tensor(img))[:, :1]
 
 
-def prepare(
+def optimiser_images(
     mode: str,
     content: Image.Image,
     styles: Sequence[Image.Image],

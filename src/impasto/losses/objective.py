@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from ..features.devices import precision_context
-from ..features.layers import layer_stride
+from ..features.layers import deepest_stride, layer_stride
 from ..features.network import Network
 from ..options import Resolved
 from .style import STYLE_LOSSES, StyleLoss
@@ -120,7 +120,7 @@ class Objective:
         self.last = max(self.layers, key=self.net.names.index)
         self.blocks = _blocks(self.net.names, self.last)
         self.tile, self.halo = tile_and_halo(o.tile, self.layers)
-        self.align = max(layer_stride(k) for k in self.layers)
+        self.align = deepest_stride(self.layers)
         seed = o.seed if o.seed is not None else 0
         self.gen = torch.Generator().manual_seed(seed)  # tile offsets
         self.style_gen = torch.Generator().manual_seed(seed + 1)  # the style loss's own randomness

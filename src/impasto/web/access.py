@@ -12,7 +12,9 @@ origin, so no other site can queue, cancel or delete jobs, or read answers.
 ``owner`` of the jobs that browser makes (``request.state.owner``), so on a shared server
 nobody sees or touches another's jobs. With a password set, every API call but logging in and
 the capabilities also needs the password: as ``Authorization: Bearer PASSWORD`` or as the cookie
-that ``POST /api/login`` sets.
+that ``POST /api/login`` sets. Every way of giving the password is one door (``Gate.guess``), which
+counts wrong ones per client address and from everyone together (``throttle.Buckets``): past the
+limit the password is not even tried (429), so parallel connections guess no faster than one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 import re
 import secrets
 from pathlib import Path
@@ -29,6 +32,7 @@ from starlette.requests import cookie_parser
 
 from ..images.atomic import atomic_path
 from .limits import ASGIApp, Receive, Scope, Send, send_json
+from .throttle import Buckets, client_key
 
 OWNER_COOKIE = "impasto_owner"
 AUTH_COOKIE = "impasto_auth"
@@ -102,11 +106,18 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
+def client_of(scope: Scope) -> str:
+    """The request's client as the limits count it (``throttle.client_key``)."""
+    client = scope.get("client")
+    return client_key(client[0] if client else None)
+
+
 class Gate:
     """The owner tokens and the password of one server (``create_app`` holds one)."""
 
-    def __init__(self, data_dir: Path, password: str | None) -> None:
+    def __init__(self, data_dir: Path, password: str | None, guesses: Buckets) -> None:
         self.password = password or None
+        self.guesses = guesses
         self._login_value = hmac.new(_secret(data_dir), (password or "").encode(), hashlib.sha256).hexdigest() \
             if self.password else ""
 
@@ -118,17 +129,34 @@ class Gate:
     def password_ok(self, given: str) -> bool:
         return self.password is not None and hmac.compare_digest(given.encode(), self.password.encode())
 
+    def guess(self, given: str, client: str) -> tuple[int, str] | None:
+        """None when ``given`` is the password; else the answer: 401, or 429 while ``client``
+        (or everyone) has guessed wrong too often, without trying the password."""
+        wait = self.guesses.wait(client)
+        if wait > 0:
+            return 429, f"too many wrong passwords; try again in {math.ceil(wait)} s"
+        if self.password_ok(given):
+            return None
+        self.guesses.spend(client)
+        return 401, "that is not the password"
+
     def login_cookie(self, secure: bool) -> str:
         return _cookie(AUTH_COOKIE, self._login_value, secure)
 
-    def authorised(self, scope: Scope, cookies: dict[str, str]) -> bool:
+    def refusal(self, scope: Scope, cookies: dict[str, str]) -> tuple[int, str] | None:
+        """None when the request may pass (no password needed, the login cookie, or the right
+        Bearer token); else the status and one line to answer with."""
         if self.password is None:
-            return True
+            return None
         if hmac.compare_digest(cookies.get(AUTH_COOKIE, "").encode(), self._login_value.encode()):
-            return True
-        auth = _header(scope, b"authorization") or ""
-        scheme, _, given = auth.partition(" ")
-        return scheme.lower() == "bearer" and self.password_ok(given.strip())
+            return None
+        scheme, _, given = (_header(scope, b"authorization") or "").partition(" ")
+        if scheme.lower() != "bearer":
+            return 401, "this server needs its password"
+        return self.guess(given.strip(), client_of(scope))
+
+    def authorised(self, scope: Scope, cookies: dict[str, str]) -> bool:
+        return self.refusal(scope, cookies) is None
 
 
 def _cookie(name: str, value: str, secure: bool) -> str:
@@ -173,8 +201,13 @@ class Access:
             await send(message)
 
         path = scope.get("path", "")
-        if path.startswith("/api/") and path not in OPEN_PATHS and not self.gate.authorised(scope, cookies):
-            await send_json(with_cookie, 401, "this server needs its password",
-                            [(b"www-authenticate", b'Bearer realm="impasto"')])
+        refusal = self.gate.refusal(scope, cookies) if path.startswith("/api/") and path not in OPEN_PATHS else None
+        if refusal is not None:
+            status, detail = refusal
+            if status == 401:
+                headers = [(b"www-authenticate", b'Bearer realm="impasto"')]
+            else:
+                headers = [(b"retry-after", str(math.ceil(self.gate.guesses.wait(client_of(scope)))).encode())]
+            await send_json(with_cookie, status, detail, headers)
             return
         await self.app(scope, receive, with_cookie)

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+INIT = "init.png"
+
+
 @dataclass(frozen=True)
 class JobFiles:
     folder: Path
@@ -29,9 +32,24 @@ class JobFiles:
         return self.folder / "result.png"
 
     @property
+    def thumbnail(self) -> Path:
+        """The result, small, for the history (made on first request, kept with the job)."""
+        return self.folder / "thumb.jpg"
+
+    @property
+    def content_thumbnail(self) -> Path:
+        """The photo, small, for a job that has neither result nor preview yet."""
+        return self.folder / "content-thumb.jpg"
+
+    @property
     def init(self) -> Path:
         """Where a refining job starts from: the instant painting it refines."""
-        return self.folder / "init.png"
+        return self.folder / INIT
+
+    @property
+    def resume(self) -> Path:
+        """Where a job stopped with the server: its best image so far (``resume.json``: the step)."""
+        return self.folder / "resume.png"
 
 
 class FileArea:

@@ -17,14 +17,16 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException
 
 from ..errors import ImpastoError
-from ..features.layers import layer_stride
-from ..options import Options, Resolved, default_style_weight, resolve
+from ..features.layers import deepest_stride
+from ..options import Options, Resolved, default_style_weight, from_record, resolve
 from .config import INSTANT, QUALITIES, WebConfig
+from .files import INIT
 from .gallery import BY_ID
 
 MIN_STRENGTH, MAX_STRENGTH = 0.1, 10.0
@@ -46,17 +48,28 @@ class JobSpec:
     def instant(self) -> bool:
         return self.quality == INSTANT
 
+    def any_network(self, instant_ids: Collection[str]) -> bool:
+        """An instant job painted by the arbitrary-style network (a painting, not a shipped style)."""
+        return self.instant and self.style_id not in instant_ids
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def job_spec(job: Any) -> JobSpec:
+    """The request a stored job was made from (its record also holds the resolved engine options)."""
+    return JobSpec(**{k: v for k, v in job.params.items() if k != "engine"})
+
+
 def check_spec(cfg: WebConfig, style_strength: float | None, size: int | None, preserve_color: bool,
                quality: str | None, style_id: str | None, has_style_file: bool,
-               instant_ids: Collection[str]) -> JobSpec:
+               instant_ids: Collection[str], any_network: bool = False) -> JobSpec:
     """A JobSpec, or a 422 naming the bad field. Sizes are clamped, not refused.
 
     ``style_id`` names a bundled painting or, with ``quality=instant``, an instant style; an
     id that is only an instant style (``candy``) means ``instant`` when no quality is given.
+    With ``any_network`` (the arbitrary-style network is installed) ``instant`` also paints any
+    bundled or uploaded painting in one pass; its strength sets the balance (1 or more: all style).
     """
     if style_id and has_style_file:
         raise HTTPException(422, "give either style_id or a style image, not both")
@@ -64,7 +77,9 @@ def check_spec(cfg: WebConfig, style_strength: float | None, size: int | None, p
         raise HTTPException(422, "a style is needed: give style_id or upload a style image")
     if quality is None:
         quality = INSTANT if style_id in instant_ids and style_id not in BY_ID else "balanced"
-    if quality == INSTANT:
+    if quality == INSTANT and any_network and style_id not in instant_ids and (has_style_file or style_id in BY_ID):
+        pass  # the arbitrary-style network paints this painting
+    elif quality == INSTANT:
         if style_id not in instant_ids:
             raise HTTPException(422, "instant styles are " + ", ".join(instant_ids) + "; an uploaded or "
                                      "other style needs quality " + ", ".join(QUALITIES))
@@ -99,7 +114,7 @@ def check_shape(what: str, width: int, height: int, spec: JobSpec, cfg: WebConfi
         o = to_options(replace(spec, quality="balanced") if spec.instant else spec, cfg, "auto")
     except ImpastoError as e:
         raise HTTPException(422, str(e)) from None
-    need = max(layer_stride(k) for k in o.layers)
+    need = deepest_stride(o.layers)
     smallest = o.scales[0]
     short = round(min(width, height) * spec.size / max(width, height))
     if min(width, height) * smallest / max(width, height) < need:
@@ -109,11 +124,11 @@ def check_shape(what: str, width: int, height: int, spec: JobSpec, cfg: WebConfi
                                  f"{least} px are needed (crop it, or choose a larger output size)")
 
 
-def to_options(spec: JobSpec, cfg: WebConfig, device: str, init: str | None = None) -> Resolved:
+def to_options(spec: JobSpec, cfg: WebConfig, device: str) -> Resolved:
     """The engine settings for a job on ``device``: the engine's defaults with the page's four
-    controls applied, resolved once (the same door as ``impasto stylize``). ``init``: an image to
-    start from (a refined instant painting) instead of the photo. An ImpastoError says why they
-    cannot be (the app answers 422 with it; a worker fails the job with it)."""
+    controls applied, resolved once (the same door as ``impasto stylize``). A refinement starts
+    from the instant painting it refines (``init``: the job's own file, named relative to its
+    folder). An ImpastoError says why they cannot be (the app answers 422 with it)."""
     base = Options()
     typed: dict[str, object] = dict(
         style_weight=default_style_weight(base.weights) * spec.style_strength,
@@ -124,13 +139,21 @@ def to_options(spec: JobSpec, cfg: WebConfig, device: str, init: str | None = No
     )
     if spec.preserve_color:
         typed["color"] = "luminance"
-    if init is not None:
-        typed["init"] = init
+    if spec.refine_of:
+        typed["init"] = INIT
     typed["scales"] = (cfg.quality_scales.get(spec.quality, 1),)  # N sizes, coarse to fine
     stop = cfg.quality_stop_eps.get(spec.quality)
     if stop is not None:
         typed["stop_eps"] = stop
     return resolve(**typed)
+
+
+def engine_options(record: dict[str, Any], folder: Path) -> Resolved:
+    """A job's stored engine record as the options a worker runs: the record itself, with a file
+    it names relative to the job (a refinement's start) found in the job's folder."""
+    if record.get("init") == INIT:
+        record = {**record, "init": str(folder / INIT)}
+    return from_record(record)
 
 
 def total_steps(o: Resolved) -> int:

@@ -33,6 +33,8 @@ class JobLinks(BaseModel):
     style: str
     preview: str
     result: str
+    thumbnail: str = Field(description="A small JPEG of the job for lists: the result, the latest "
+                                       "preview, or the photo")
     download: str
     cancel: str
     refine: str
@@ -106,4 +108,6 @@ class Capabilities(BaseModel):
     workers: int
     max_waiting_per_client: int = Field(description="Unfinished jobs one browser may have at once")
     password_required: bool = Field(description="The server needs a password (POST /api/login)")
+    instant_any: bool = Field(False, description="quality=instant also paints any bundled or uploaded painting in "
+                                                 "one pass (the arbitrary-style network is installed)")
     authorised: bool = Field(description="This request carried the password, or none is needed")

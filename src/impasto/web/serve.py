@@ -10,37 +10,50 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImpastoError
-from .config import LOOPBACK_NAMES, MB, WebConfig, default_data_dir
+from .config import LOOPBACK_NAMES, MB, Setting, WebConfig, default_data_dir, settings
 
 PASSWORD_ENV = "IMPASTO_PASSWORD"
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 
 
+# How a WebConfig value is read from its flag, and the least value it may take (None: no bound).
+KINDS = {"data_dir": (Path, None), "max_upload_bytes": (float, 0), "max_pixels": (float, 0),
+         "max_waiting_per_client": (int, 1), "max_waiting_per_address": (int, 1), "keep_days": (float, 0),
+         "max_size": (int, 32), "password": (str, None), "allowed_hosts": (str, None), "devices": (str, None)}
+
+
+def _default_text(name: str, s: Setting) -> str:
+    if name == "data_dir":
+        return str(default_data_dir())
+    if name == "devices":
+        return "one worker per GPU, or one on the CPU"
+    default = WebConfig.__dataclass_fields__[name].default
+    if default is None:
+        return ""
+    if isinstance(default, tuple):
+        return ", ".join(default)
+    return f"{default / s.scale:g}" if isinstance(default, (int, float)) else str(default)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``serve`` subcommand to the ``impasto`` command line."""
+    """Add the ``serve`` subcommand: its own flags (where to listen, Ray), then one flag for each
+    WebConfig setting that has one, its help and default from the table (``web/config.py``)."""
     p = subparsers.add_parser("serve", help="the web app: upload a photo, pick a painting, watch it painted")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help=f"where jobs and images are kept (default {default_data_dir()})")
-    p.add_argument("--device", action="append", dest="devices", metavar="DEVICE",
-                   help="run a worker on this device (auto, cpu, cuda:0, ...); repeat for several "
-                        "(default: one worker per GPU, or one on the CPU)")
-    p.add_argument("--max-upload-mb", type=float, default=20, help="largest upload in MB (default 20)")
-    p.add_argument("--max-megapixels", type=float, default=40, help="largest upload in megapixels (default 40)")
-    p.add_argument("--max-size", type=int, default=1024,
-                   help="largest output long edge in pixels; bigger requests are clamped (default 1024)")
-    p.add_argument("--password", default=None,
-                   help=f"ask every browser and API client for this password (shared servers); "
-                        f"or set ${PASSWORD_ENV}, which other users cannot see in the process list")
-    p.add_argument("--allow-host", action="append", dest="allow_hosts", default=[], metavar="NAME",
-                   help="a host name the server may be reached by (repeatable; IP addresses always "
-                        "work, localhost too, and this machine's name with --host 0.0.0.0); '*' for any")
-    p.add_argument("--max-waiting", type=int, default=5,
-                   help="unfinished jobs one browser may have at once (default 5)")
-    p.add_argument("--keep-days", type=float, default=30,
-                   help="delete finished jobs and their images after this many days; 0 keeps them (default 30)")
+    for name, s in settings().items():
+        if s.flag is None:
+            continue
+        kind, _ = KINDS[name]
+        shown = _default_text(name, s)
+        help = s.help + (f" (default: {shown})" if shown else "")
+        if name == "password":
+            help += f"; or set ${PASSWORD_ENV}, which other users cannot see in the process list"
+        metavar = s.metavar or ("MB" if s.scale == MB else "MP" if s.scale == 1e6 else
+                                "DIR" if kind is Path else "N" if kind is int else "X" if kind is float else None)
+        p.add_argument(s.flag, dest=name, type=kind, action="append" if s.repeat else "store",
+                       default=argparse.SUPPRESS, metavar=metavar, help=help)
     p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
                    help="paint on a Ray cluster (auto, HOST:PORT or local): the page's queue is handed to "
                         'it, --ray-jobs at a time (pip install "impasto[ray]"; docs/cluster.md)')
@@ -50,37 +63,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from(args: argparse.Namespace) -> WebConfig:
-    """A WebConfig from the flags, or an ImpastoError naming the bad one."""
+    """A WebConfig from the flags (the table's defaults for the others), or an ImpastoError
+    naming the bad one."""
     if not 0 < args.port < 65536:
         raise ImpastoError(f"--port must be between 1 and 65535, not {args.port}")
-    if not args.max_upload_mb > 0:
-        raise ImpastoError(f"--max-upload-mb must be positive, not {args.max_upload_mb:g}")
-    if not args.max_megapixels > 0:
-        raise ImpastoError(f"--max-megapixels must be positive, not {args.max_megapixels:g}")
-    if args.max_size < 32:
-        raise ImpastoError(f"--max-size must be at least 32 pixels, not {args.max_size}")
-    if args.max_waiting < 1:
-        raise ImpastoError(f"--max-waiting must be at least 1, not {args.max_waiting}")
-    if not args.keep_days >= 0:
-        raise ImpastoError(f"--keep-days must be 0 or more, not {args.keep_days:g}")
-    password = args.password if args.password is not None else os.environ.get(PASSWORD_ENV)
+    given = {k: v for k, v in vars(args).items() if k in KINDS}
+    table = settings()
+    values: dict[str, Any] = {}
+    for name, v in given.items():
+        s, (_, least) = table[name], KINDS[name]
+        if least is not None:
+            ok = v >= least if least > 0 or name == "keep_days" else v > 0
+            bound = f"at least {least:g}" if least > 0 else "0 or more" if name == "keep_days" else "positive"
+            if not ok:
+                raise ImpastoError(f"{s.flag} must be {bound}, not {v:g}")
+        values[name] = int(v * s.scale) if s.scale != 1 else v
+    password = values.pop("password", None)
+    password = password if password is not None else os.environ.get(PASSWORD_ENV)
     if password is not None and not password.strip():
-        raise ImpastoError("--password must not be empty")
-    cfg = WebConfig(
-        max_upload_bytes=int(args.max_upload_mb * MB),
-        max_pixels=int(args.max_megapixels * 1e6),
-        max_size=args.max_size,
-        min_size=min(64, args.max_size),
-        default_size=min(512, args.max_size),
-        devices=tuple(args.devices or ("auto",)),
-        max_waiting_per_client=args.max_waiting,
-        keep_days=args.keep_days,
-        password=password,
-        allowed_hosts=host_names(args.host, args.allow_hosts),
-    )
-    if args.data_dir is not None:
-        cfg.data_dir = args.data_dir
-    return cfg
+        raise ImpastoError(f"{table['password'].flag} must not be empty")
+    max_size = values.get("max_size", WebConfig.__dataclass_fields__["max_size"].default)
+    values.update(password=password, min_size=min(64, max_size), default_size=min(512, max_size),
+                  devices=tuple(values.get("devices") or ("auto",)),
+                  allowed_hosts=host_names(args.host, values.get("allowed_hosts") or []))
+    return WebConfig(**values)
 
 
 def host_names(host: str, extra: list[str]) -> tuple[str, ...]:
@@ -96,10 +102,37 @@ def host_names(host: str, extra: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.lower() for n in names if n))
 
 
+def timed_protocol(header_timeout: float) -> type:
+    """uvicorn's HTTP/1.1 protocol, closing a connection that has not sent a whole request's
+    headers ``header_timeout`` seconds after it opened or after its last answer. uvicorn
+    itself waits for headers for ever, so half-sent requests would hold sockets without end.
+    (Slow bodies are the app's to time out: ``limits.BodyLimit``.)"""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class TimedH11(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm(None)
+
+        def on_response_complete(self) -> None:
+            done = self.cycle  # (a pipelined request may start inside the call below)
+            super().on_response_complete()
+            self._arm(done)
+
+        def _arm(self, cycle: Any) -> None:
+            self.loop.call_later(header_timeout, self._expire, cycle)
+
+        def _expire(self, cycle: Any) -> None:
+            if self.cycle is cycle and not self.transport.is_closing():
+                self.transport.close()  # no request began since the timer was set
+
+    return TimedH11
+
+
 def make_server(app: Any, host: str, port: int, log_level: str = "warning") -> Any:
     """A uvicorn server that, the moment it is told to stop, ends the event streams and has the
     workers put their jobs back (``begin_shutdown``) instead of waiting for the streams to end,
-    which would otherwise last as long as the queue."""
+    which would otherwise last as long as the queue; and that times out slow request headers."""
     import uvicorn
 
     from .app import begin_shutdown
@@ -109,8 +142,9 @@ def make_server(app: Any, host: str, port: int, log_level: str = "warning") -> A
             begin_shutdown(app)
             await super().shutdown(sockets)
 
+    cfg: WebConfig = app.state.config
     return Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, backlog=256,
-                                 timeout_graceful_shutdown=3))
+                                 http=timed_protocol(cfg.header_timeout), timeout_graceful_shutdown=3))
 
 
 def every_device() -> tuple[str, ...]:
@@ -147,7 +181,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.ray is not None:
         on_ray(cfg, args.ray, args.ray_jobs)
     else:
-        if not args.devices:
+        if "devices" not in args:
             cfg.devices = every_device()
         for d in cfg.devices:
             resolve_device(d)  # an unusable device fails now, in one line, not in the first job

@@ -8,7 +8,13 @@ and ``instant`` jobs (a shipped feed-forward model, about a second) are taken by
 workers, so an instant job never waits behind a long painting.
 
 Every job belongs to the browser that made it: ``owner`` is a hash of that browser's token
-(``access.py``), and every read or change a user can make is filtered by it.
+(``access.py``), and every read or change a user can make is filtered by it. ``client`` is the
+address it came from (``throttle.client_key``), so that a client that drops its cookie is still
+counted as one.
+
+``on_change(job_id)`` is told after every change, from whichever thread made it (the workers
+record progress here): with a job id when only that job changed, with None when queue places
+may have moved too. The event streams follow jobs through it instead of reading the table.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +57,7 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
 """
 # Columns added since the first release, for tables made before them (jobs without an owner
 # are shown to nobody: no browser can prove it made them).
-_ADDED = {"owner": "TEXT", "lane": "TEXT NOT NULL DEFAULT 'paint'"}
+_ADDED = {"owner": "TEXT", "lane": "TEXT NOT NULL DEFAULT 'paint'", "client": "TEXT"}
 _INDEXES = "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, seq);"
 
 
@@ -75,6 +82,7 @@ class Job:
     attempts: int
     owner: str | None
     lane: str
+    client: str | None = None
 
     @property
     def is_finished(self) -> bool:
@@ -92,8 +100,9 @@ def _job(row: sqlite3.Row) -> Job:
 class JobStore:
     """Thread-safe access to the job table (one connection, one lock: the table is tiny)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, on_change: Callable[[str | None], None] | None = None) -> None:
         self.path = Path(path)
+        self.on_change = on_change
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -121,12 +130,17 @@ class JobStore:
         with self._lock:
             return self._db.execute(sql, args).rowcount
 
+    def _changed(self, job_id: str | None) -> None:
+        if self.on_change is not None:
+            self.on_change(job_id)
+
     # -- creating and reading -------------------------------------------------------------
-    def add(self, job_id: str, params: dict[str, Any], total: int, owner: str, lane: str = "paint") -> Job:
+    def add(self, job_id: str, params: dict[str, Any], total: int, owner: str, lane: str = "paint",
+            client: str | None = None) -> Job:
         assert lane in LANES
-        self._exec("INSERT INTO jobs (id, state, created, params, total, owner, lane) "
-                   "VALUES (?, 'queued', ?, ?, ?, ?, ?)",
-                   (job_id, time.time(), json.dumps(params), total, owner, lane))
+        self._exec("INSERT INTO jobs (id, state, created, params, total, owner, lane, client) "
+                   "VALUES (?, 'queued', ?, ?, ?, ?, ?, ?)",
+                   (job_id, time.time(), json.dumps(params), total, owner, lane, client))
         job = self.get(job_id)
         assert job is not None
         return job
@@ -161,6 +175,12 @@ class JobStore:
             return self._db.execute("SELECT COUNT(*) FROM jobs WHERE owner = ? AND state IN "
                                     "('queued', 'running')", (owner,)).fetchone()[0]
 
+    def waiting_from(self, client: str) -> int:
+        """A client address's jobs that are not finished yet, whichever browser made them."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM jobs WHERE client = ? AND state IN "
+                                    "('queued', 'running')", (client,)).fetchone()[0]
+
     def jobs_ahead(self, job: Job) -> int:
         """How many jobs will start or finish before this queued one starts (in its lane)."""
         with self._lock:
@@ -188,7 +208,9 @@ class JobStore:
                 self._db.execute("ROLLBACK")
                 raise
             job = self._db.execute("SELECT * FROM jobs WHERE seq = ?", (row[0],)).fetchone()
-        return _job(job)
+        claimed = _job(job)
+        self._changed(claimed.id)
+        return claimed
 
     def progress(self, job_id: str, step: int, total: int, losses: dict[str, float] | None,
                  eta: float | None, new_preview: bool) -> None:
@@ -198,17 +220,24 @@ class JobStore:
                    "preview_version = preview_version + ? WHERE id = ? AND state = 'running'",
                    (step, max(step, total), json.dumps(losses) if losses else None, eta,
                     int(new_preview), job_id))
+        self._changed(job_id)
+
+    def set_params(self, job_id: str, params: dict[str, Any]) -> None:
+        """Replace a job's recorded request (a worker records the device it runs the job on)."""
+        self._exec("UPDATE jobs SET params = ? WHERE id = ?", (json.dumps(params), job_id))
 
     def finish(self, job_id: str, state: str, error: str | None = None) -> None:
         assert state in FINISHED
         self._exec("UPDATE jobs SET state = ?, finished = ?, error = ?, eta = NULL WHERE id = ?",
                    (state, time.time(), error, job_id))
+        self._changed(None)
 
     def requeue(self, job_id: str) -> None:
         """The server is stopping: put a running job back in its place in the queue. This
         attempt does not count towards ``max_attempts`` (the job did not kill the server)."""
         self._exec("UPDATE jobs SET state = 'queued', started = NULL, step = 0, eta = NULL, "
                    "attempts = MAX(0, attempts - 1) WHERE id = ? AND state = 'running'", (job_id,))
+        self._changed(None)
 
     def cancel_requested(self, job_id: str) -> bool:
         with self._lock:
@@ -225,13 +254,17 @@ class JobStore:
             self._db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'",
                              (job_id,))
             self._db.execute("COMMIT")
+        self._changed(None)
         return self.get(job_id)
 
     def delete(self, job_id: str, owner: str) -> bool:
         """Forget one of ``owner``'s jobs unless it is running (a queued one is simply dropped).
         False when there is no such job or it is running."""
-        return self._exec("DELETE FROM jobs WHERE id = ? AND owner = ? AND state != 'running'",
+        gone = self._exec("DELETE FROM jobs WHERE id = ? AND owner = ? AND state != 'running'",
                           (job_id, owner)) > 0
+        if gone:
+            self._changed(None)
+        return gone
 
     def delete_finished(self, owner: str | None = None, before: float | None = None) -> list[str]:
         """Forget finished jobs, of ``owner`` (everyone's when None), finished before ``before``
@@ -246,6 +279,8 @@ class JobStore:
             ids = [r[0] for r in self._db.execute("SELECT id " + sql, args)]
             self._db.execute("DELETE " + sql, args)
             self._db.execute("COMMIT")
+        if ids:
+            self._changed(None)
         return ids
 
     # -- start-up -------------------------------------------------------------------------

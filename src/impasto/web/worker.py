@@ -1,20 +1,21 @@
 """The painters: threads that each take the oldest queued job of their lane and run it.
 
-``paint`` workers, one per device, run the optimisation through the same door as the CLI
-(:func:`impasto.engine.prepare`, called in :meth:`Worker._engine_run` only); each loads VGG once
-and reuses it. While a job runs the worker writes its progress (step, losses, ETA) to the job
-table and, a few times a second at most, a small preview JPEG; it checks for a cancel request
-between steps. One ``instant`` worker paints instant jobs with the shipped feed-forward models
-(about a second each), so they never wait behind a long optimisation.
+``paint`` workers, one per device, run the job's stored engine options (resolved when the job
+was queued, shown by the API) through the pool's one :class:`impasto.painter.Painter`, which
+keeps the loaded networks for the next job. While a job runs the worker writes its progress
+(step, losses, ETA) to the job table and, a few times a second at most, a small preview JPEG; it
+checks for a cancel request between steps. One ``instant`` worker paints instant jobs with the
+shipped feed-forward models (about a second each), so they never wait behind a long optimisation.
 
-Stopping the server sets ``stop``: each worker leaves its job at the next step and puts it back
-in its place in the queue, so a stop takes a step, not a queue. A server that dies mid-job
-leaves it marked running, and the next start queues it again (``JobStore.recover``), at most
-``max_attempts`` times.
+Stopping the server sets ``stop``: each worker leaves its job at the next step, keeps where it
+was (the best image and the step reached, beside the job's files) and puts it back in its place
+in the queue; the next start carries on from there. A server that dies mid-job leaves it marked
+running, and the next start queues it again (``JobStore.recover``), at most ``max_attempts`` times.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -22,41 +23,23 @@ from pathlib import Path
 
 from PIL import Image
 
-from .. import fast
-from ..engine import Transfer, prepare
+from ..engine import Resume
 from ..errors import ImpastoError
-from ..features.devices import resolve_device
-from ..features.network import Network, load_network
 from ..images.atomic import atomic_path
-from ..images.io import fit_long_edge, load_image, save_image
-from ..options import Resolved
+from ..images.io import load_image, save_image
+from ..options import Resolved, from_record
+from ..painter import Done, Failed, Painter, Request
+from ..painter.painter import thumbnail
+from ..shipped import ANY
 from .config import WebConfig
 from .files import FileArea, JobFiles
 from .gallery import BY_ID
-from .instant import InstantStyle, paint_instant
-from .jobspec import JobSpec, to_options
+from .instant import InstantStyle
+from .jobspec import engine_options, job_spec
 from .store import Job, JobStore
 
 log = logging.getLogger("impasto.web")
-
-
-_NETWORKS: dict[tuple, Network] = {}
-_NETWORKS_LOCK = threading.Lock()
-
-
-def shared_network(o: Resolved) -> Network:
-    """VGG for these options, loaded once per process (its weights are never changed by a run,
-    so the workers and successive app instances can share it)."""
-    key = (o.arch, o.weights, o.preprocess, o.pooling, o.device)
-    with _NETWORKS_LOCK:
-        if key not in _NETWORKS:
-            _NETWORKS[key] = load_network(o)
-        return _NETWORKS[key]
-
-
-def job_spec(job: Job) -> JobSpec:
-    """The request a job was made from (its record also holds the resolved engine options)."""
-    return JobSpec(**{k: v for k, v in job.params.items() if k != "engine"})
+SMALLER = "output size"  # how the page names what a failure line asks to make smaller
 
 
 class _Stopped(Exception):
@@ -65,13 +48,13 @@ class _Stopped(Exception):
 
 class Worker(threading.Thread):
     def __init__(self, store: JobStore, files: FileArea, cfg: WebConfig, device: str, lane: str,
-                 instant: dict[str, InstantStyle], wake: threading.Event, stop: threading.Event) -> None:
+                 instant: dict[str, InstantStyle], wake: threading.Event, stop: threading.Event,
+                 painter: Painter) -> None:
         super().__init__(name=f"impasto-{lane}-{device}", daemon=True)
         self.store, self.files, self.cfg, self.device, self.lane = store, files, cfg, device, lane
-        self.instant = instant
+        self.instant, self.painter = instant, painter
         self.wake, self.stop = wake, stop
         self.current: str | None = None  # the job in hand, for WorkerPool.stop
-        self._models: dict[str, fast.FastModel] = {}
         self._ray = None  # the RayExecutor, made on the first job when cfg.ray_address is set
 
     def run(self) -> None:
@@ -95,42 +78,25 @@ class Worker(threading.Thread):
             finally:
                 self.current = None
 
-    def _network(self, o: Resolved) -> Network:
-        return shared_network(o)
-
     def run_job(self, job: Job) -> None:
         """Run one claimed job to done, failed or cancelled (or raise _Stopped)."""
         try:
             state, error = self._paint_instant(job) if job.lane == "instant" else self._paint(job)
-        except _Stopped:
+        except (_Stopped, KeyboardInterrupt):
             raise
-        except ImpastoError as e:
-            state, error = "failed", str(e)
-        except MemoryError:
-            state, error = "failed", "out of memory; try a smaller output size"
-        except RuntimeError as e:
-            text = str(e).lower()
-            if "out of memory" in text:
-                state, error = "failed", "the device ran out of memory; try a smaller output size"
-            elif "output size is too small" in text:
-                state, error = "failed", "the image is too small or too narrow for the network; " \
-                                         "try a larger output size"
-            else:
-                log.exception("job %s failed", job.id)
-                state, error = "failed", "internal error while painting (see the server log)"
-        except Exception:
+        except Exception:  # the painter reports failures as events; this is the worker's own
             log.exception("job %s failed", job.id)
             state, error = "failed", "internal error while painting (see the server log)"
         self.store.finish(job.id, state, error)
 
-    def _options(self, spec: JobSpec, files: JobFiles) -> Resolved:
-        """The job's engine options, resolved once (a refinement starts from its parent's image)."""
-        init = str(files.init) if spec.refine_of and files.init.is_file() else None
-        return to_options(spec, self.cfg, self.device, init)
-
-    def _engine_run(self, options: Resolved, files: JobFiles, style: Path) -> Transfer:
-        """The one call into the engine here (a Ray worker makes its own in batch.worker)."""
-        return prepare(files.content, style, options, network=self._network(options))
+    def options(self, job: Job, files: JobFiles) -> Resolved:
+        """The engine options the job runs with: exactly its stored record, on this worker's
+        device (recorded in the job first, so the API shows what runs)."""
+        record = job.params["engine"]
+        if record.get("device") != self.device:
+            record = {**record, "device": self.device}
+            self.store.set_params(job.id, {**job.params, "engine": record})
+        return engine_options(record, files.folder)
 
     def _check(self, job: Job) -> bool:
         """Between steps: raise _Stopped when the server stops; True when the user cancelled."""
@@ -142,62 +108,82 @@ class Worker(threading.Thread):
         spec = job_spec(job)
         files = self.files.for_job(job.id)
         if spec.style_id and spec.style_id not in BY_ID:
-            raise ImpastoError(f"the bundled style {spec.style_id!r} is no longer available")
+            return "failed", f"the bundled style {spec.style_id!r} is no longer available"
         style = BY_ID[spec.style_id].path if spec.style_id else files.style
-        options = self._options(spec, files)
+        try:
+            options = self.options(job, files)
+        except ImpastoError as e:
+            return "failed", str(e)
         if self.cfg.ray_address:
             return self._paint_on_ray(job, files, options, Path(style))
-        run = self._engine_run(options, files, Path(style))
-        total = run.total_steps
-        first = last_preview = None
-        losses: dict[str, float] | None = None
-        for step in run:
-            if self._check(job):
-                return "cancelled", None
-            now = time.monotonic()
-            if first is None:
-                first = now
-            eta = None
-            if step.step > 1:
-                eta = (now - first) / (step.step - 1) * max(0, total - step.step)
-            preview = last_preview is None or now - last_preview >= self.cfg.preview_interval
-            if preview:
-                self._write_preview(step.image, files.preview)
-                last_preview = now
-            losses = step.losses
-            self.store.progress(job.id, step.step, total, losses, eta, preview)
-            pause = self.cfg.min_step_seconds - (time.monotonic() - now)
-            if pause > 0:
-                self.stop.wait(pause)
-        result = run.best_image()
-        self._finish(job, files, result, run.steps_done, losses)
-        return "done", None
+        request = Request(files.content, options, (style,), resume=read_resume(files))
+        painting = self.painter.paint(request, self.cfg.preview_interval, self.cfg.preview_edge, SMALLER)
+        try:
+            for ev in painting:
+                if isinstance(ev, Failed):
+                    if ev.bug:
+                        log.error("job %s failed", job.id, exc_info=ev.error)
+                        return "failed", "internal error while painting (see the server log)"
+                    return "failed", ev.message
+                if isinstance(ev, Done):
+                    self._finish(job, files, ev.image, ev.steps, ev.losses)
+                    return "done", None
+                if self._check(job):
+                    return "cancelled", None
+                if ev.preview is not None:
+                    save_image(ev.preview, files.preview, quality=80)
+                now = time.monotonic()
+                self.store.progress(job.id, ev.step, ev.total, ev.losses, ev.eta, ev.preview is not None)
+                pause = self.cfg.min_step_seconds - (time.monotonic() - now)
+                if pause > 0:
+                    self.stop.wait(pause)
+        except _Stopped:
+            position = painting.position()
+            if position is not None:
+                write_resume(files, position)
+            raise
+        return "failed", "the painting ended without a result"
 
     def _paint_instant(self, job: Job) -> tuple[str, str | None]:
         spec = job_spec(job)
         files = self.files.for_job(job.id)
         if self._check(job):
             return "cancelled", None
-        style = self.instant.get(spec.style_id or "")
-        if style is None:
-            raise ImpastoError(f"the instant style {spec.style_id!r} is no longer available")
-        if style.id not in self._models:
-            self._models[style.id] = fast.load_model(style.path, resolve_device(self.device))
-        content = fit_long_edge(load_image(files.content), spec.size)
-        result = paint_instant(self._models[style.id], content, spec.preserve_color)
-        self._finish(job, files, result, 1, None)
+        settings = {"long_edge": spec.size, "device": self.device,
+                    "color": "luminance" if spec.preserve_color else "style"}
+        if spec.any_network(self.instant):  # any painting: the arbitrary-style network
+            if spec.style_id and spec.style_id not in BY_ID:
+                return "failed", f"the bundled style {spec.style_id!r} is no longer available"
+            painting = BY_ID[spec.style_id].path if spec.style_id else files.style
+            settings["alpha"] = min(1.0, spec.style_strength)
+            request = Request(files.content, from_record({}), (painting,), ANY, settings)
+        elif spec.style_id in self.instant:
+            request = Request(files.content, from_record({}), model=self.instant[spec.style_id].path, settings=settings)
+        else:
+            return "failed", f"the instant style {spec.style_id!r} is no longer available"
+        for ev in self.painter.paint(request, smaller=SMALLER):
+            if isinstance(ev, Failed):
+                if ev.bug:
+                    log.error("job %s failed", job.id, exc_info=ev.error)
+                    return "failed", "internal error while painting (see the server log)"
+                return "failed", ev.message
+            self._finish(job, files, ev.image, 1, None)
         return "done", None
 
     def _finish(self, job: Job, files: JobFiles, result: Image.Image, steps: int,
                 losses: dict[str, float] | None) -> None:
         save_image(result, files.result)
-        self._write_preview(result, files.preview)
+        save_image(thumbnail(result, self.cfg.preview_edge), files.preview, quality=80)
+        for leftover in (files.resume, files.resume.with_suffix(".json")):
+            leftover.unlink(missing_ok=True)
         self.store.progress(job.id, steps, steps, losses, 0.0, True)
 
     def _paint_on_ray(self, job: Job, files: JobFiles, options: Resolved, style: Path) -> tuple[str, str | None]:
         """The job as one Ray task (``impasto serve --ray``) whose progress, previews and result
         come back as a stream and are recorded here: the job table stays the one record, and a
-        server restart re-queues what was running as it does for local workers."""
+        server restart re-queues what was running as it does for local workers. A task whose
+        worker or node dies is run again, ``max_attempts`` tries in all, as a local job the server
+        died on is."""
         from ..batch.rayexec import RayExecutor, first_line
         from ..batch.worker import paint_events
 
@@ -205,8 +191,9 @@ class Worker(threading.Thread):
             self._ray = RayExecutor(self.cfg.ray_address)
         ray = self._ray.ray
         handle, events = self._ray.stream(paint_events, files.content.read_bytes(), style.read_bytes(), options,
-                                          self.cfg.preview_interval, self.cfg.preview_edge, device=options.device)
-        first = losses = None
+                                          self.cfg.preview_interval, self.cfg.preview_edge, device=options.device,
+                                          retries=max(0, self.cfg.max_attempts - 1))
+        losses = None
         ended = False  # the task sent its last event: nothing to cancel
         try:
             for ev in events:
@@ -215,22 +202,24 @@ class Worker(threading.Thread):
                 if self.store.cancel_requested(job.id):
                     return "cancelled", None
                 ended = "error" in ev or "result" in ev
+                if "retry" in ev:  # the worker died: the task starts again, and so does the progress
+                    log.warning("job %s: Ray worker lost (%s); try %d", job.id, ev["why"], ev["retry"] + 1)
+                    losses = None
+                    self.store.progress(job.id, 0, job.total, None, None, False)
+                    continue
                 if "error" in ev:
                     return "failed", ev["error"]
                 if "result" in ev:
                     with atomic_path(files.result) as tmp:
                         tmp.write_bytes(ev["result"])
-                    self._write_preview(Image.open(files.result), files.preview)
+                    save_image(thumbnail(Image.open(files.result), self.cfg.preview_edge), files.preview, quality=80)
                     self.store.progress(job.id, ev["steps"], ev["steps"], losses, 0.0, True)
                     return "done", None
-                now = time.monotonic()
-                first = first or now
-                eta = (now - first) / (ev["step"] - 1) * max(0, ev["total"] - ev["step"]) if ev["step"] > 1 else None
                 if "preview" in ev:
                     with atomic_path(files.preview) as tmp:
                         tmp.write_bytes(ev["preview"])
                 losses = ev["losses"]
-                self.store.progress(job.id, ev["step"], ev["total"], losses, eta, "preview" in ev)
+                self.store.progress(job.id, ev["step"], ev["total"], losses, ev["eta"], "preview" in ev)
             ended = True
             return "failed", "the Ray task ended without a result"
         except ray.exceptions.RayError as e:
@@ -240,26 +229,42 @@ class Worker(threading.Thread):
             if not ended:  # cancelled, or the server stopping: the cluster stops painting it
                 self._ray.cancel(handle)
 
-    def _write_preview(self, img: Image.Image, path: Path) -> None:
-        edge = self.cfg.preview_edge
-        if max(img.size) > edge:
-            img = img.copy()
-            img.thumbnail((edge, edge), Image.LANCZOS)
-        save_image(img, path, quality=80)
+
+def write_resume(files: JobFiles, position: Resume) -> None:
+    """Keep where a stopped job was: its best image, and the step reached (written last, so a
+    half-written pair is never read)."""
+    save_image(position.image, files.resume)
+    with atomic_path(files.resume.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps({"size": position.size, "size_step": position.size_step, "step": position.step}))
+
+
+def read_resume(files: JobFiles) -> Resume | None:
+    """Where a job stopped with the server, or None (never stopped, or its record is unreadable)."""
+    record = files.resume.with_suffix(".json")
+    if not (record.is_file() and files.resume.is_file()):
+        return None
+    try:
+        d = json.loads(record.read_text())
+        return Resume(int(d["size"]), int(d["size_step"]), int(d["step"]), load_image(files.resume))
+    except (ValueError, KeyError, TypeError, ImpastoError):
+        log.warning("cannot read %s; the job starts again from step 0", record)
+        return None
 
 
 class WorkerPool:
-    """The workers of one server: started with the app, stopped with it."""
+    """The workers of one server: started with the app, stopped with it. They share one
+    Painter, so every worker on a device paints with the same loaded network."""
 
     def __init__(self, store: JobStore, files: FileArea, cfg: WebConfig,
-                 instant: dict[str, InstantStyle]) -> None:
+                 instant: dict[str, InstantStyle], painter: Painter | None = None) -> None:
         self.store, self.cfg = store, cfg
+        self.painter = painter or Painter()
         self.wake = threading.Event()
         self.stop_event = threading.Event()
         lanes = [(d, "paint") for d in cfg.devices]
         if cfg.devices and instant:
             lanes.append((cfg.devices[0], "instant"))
-        self.workers = [Worker(store, files, cfg, d, lane, instant, self.wake, self.stop_event)
+        self.workers = [Worker(store, files, cfg, d, lane, instant, self.wake, self.stop_event, self.painter)
                         for d, lane in lanes]
 
     def start(self) -> None:

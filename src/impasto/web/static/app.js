@@ -75,7 +75,11 @@ async function probe() {
   if (!state.started) { start(); return; }
   refreshHistory();
   if (state.jobId) {
-    try { follow(await api(`/api/jobs/${state.jobId}`)); } catch (e) { /* shown by api() */ }
+    try {
+      follow(await api(`/api/jobs/${state.jobId}`));
+    } catch (e) {
+      if (e.status === 404) showDeleted();
+    }
   }
 }
 
@@ -299,7 +303,7 @@ function seconds(s) {
   return `about ${Math.round(s / 60)} min left`;
 }
 
-const isFinished = (job) => ["done", "failed", "cancelled"].includes(job.state);
+const isFinished = (job) => ["done", "failed", "cancelled", "deleted"].includes(job.state);
 
 function render(job) {
   state.job = job;
@@ -369,15 +373,30 @@ function follow(job) {
     const data = JSON.parse(e.data);
     if (data.id === state.jobId) render(data);
   });
-  events.addEventListener("end", () => {
+  events.addEventListener("end", (e) => {
     events.close();
     if (state.events === events) state.events = null;
+    if (JSON.parse(e.data).state === "deleted" && state.jobId === job.id) showDeleted();
     refreshHistory();
   });
   // The stream broke (the server stopped, or the network went): say so and retry ourselves.
   events.addEventListener("error", () => {
     if (state.events === events && events.readyState !== EventSource.OPEN) connectionLost();
   });
+}
+
+// The job was deleted elsewhere (another tab or window): say so, and stop following it.
+function showDeleted() {
+  if (state.events) state.events.close();
+  state.events = null;
+  localStorage.removeItem("impasto.job");
+  state.job = { state: "deleted" };
+  $("job-empty").hidden = true;
+  $("job-view").hidden = false;
+  $("status").textContent = "This painting was deleted (in another tab or window).";
+  $("status").dataset.state = "deleted";
+  $("progress-text").textContent = "";
+  for (const id of ["live", "result", "download", "refine", "cancel"]) $(id).hidden = true;
 }
 
 function forget() {
@@ -421,7 +440,7 @@ async function refreshHistory() {
     const img = document.createElement("img");
     img.alt = "";
     img.loading = "lazy";
-    img.src = job.state === "done" ? job.links.result : job.preview_version ? job.links.preview : job.links.content;
+    img.src = `${job.links.thumbnail}?v=${job.state}-${job.preview_version}`;
     const meta = document.createElement("span");
     meta.className = "meta";
     const when = document.createElement("span");

@@ -1,6 +1,6 @@
 """``impasto batch`` throughput: jobs per minute against a shell loop, and what Ray adds per job.
 
-    python -m bench.batch_bench [--size 128] [--iterations 30] [--tiny-jobs 20]
+    python -m bench batch [--size 128] [--iterations 30] [--tiny-jobs 20]
 
 Every mode paints the same jobs (2 photos x 3 style weights, the default options otherwise) into
 its own empty folder, timed end to end as a user sees it (a fresh process per command):
@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,40 +30,30 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "images"
-RESULTS = ROOT / "bench" / "results"
+from . import paths, record
+from .impasto_api import LocalExecutor, RayExecutor, ResultsLog, plan, run_batch, run_job, shorthand, write_output
+from .inputs import prepare
+from .timing import run_timed
+
 WEIGHTS = (6e7, 1.2e8, 2.4e8)  # half, once and twice the default beta
 
 
-def cpu_model() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "?")
-
-
 def inputs(tmp: Path, size: int) -> tuple[list[Path], Path]:
-    """Two photos and a painting, stored at twice the job's size (decoding is not what is timed)."""
-    from PIL import Image
-
+    """Two photos and a painting at twice the job's size (decoding is not what is timed), copied
+    into ``tmp`` under their own names, which name the outputs."""
     photos = []
-    for name in ("tubingen.jpg", "golden_gate.jpg"):
-        src = SHARED / "content" / name
-        src = src if src.is_file() else ROOT / "examples" / name
-        img = Image.open(src).convert("RGB")
-        img.thumbnail((2 * size, 2 * size))
-        photos.append(tmp / f"{Path(name).stem}.png")
-        img.save(photos[-1])
+    for name in ("tubingen", "golden_gate"):
+        pair = prepare(2 * size, paths.image("content", f"{name}.jpg"), paths.image("style", "starry_night.jpg"))
+        photos.append(tmp / f"{name}.png")
+        shutil.copyfile(pair.content, photos[-1])
     style = tmp / "starry.png"
-    img = Image.open(ROOT / "examples" / "starry_night.jpg").convert("RGB")
-    img.thumbnail((2 * size, 2 * size))
-    img.save(style)
+    shutil.copyfile(pair.style, style)
     return photos, style
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
-    start = time.monotonic()
-    subprocess.run(cmd, check=False, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.monotonic() - start
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    """A batch command's wall time; a batch with failed jobs still ends, and its results say so."""
+    return run_timed(cmd, env, check=False)[0]
 
 
 def job_seconds(results: Path) -> list[float]:
@@ -71,13 +61,8 @@ def job_seconds(results: Path) -> list[float]:
             if json.loads(line)["status"] == "done"]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--iterations", type=int, default=30)
-    ap.add_argument("--tiny-jobs", type=int, default=20)
-    a = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
+def cmd_batch(a: argparse.Namespace) -> None:
+    sys.path.insert(0, str(paths.ROOT))
     from tests.ray_cluster import LocalCluster
 
     impasto = str(Path(sys.executable).with_name("impasto"))
@@ -125,27 +110,14 @@ def main() -> None:
     import ray
     import torch
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    if subprocess.run(["git", "status", "--porcelain", "src", "bench"], capture_output=True, text=True,
-                      cwd=ROOT).stdout.strip():
-        commit += " + uncommitted changes"
-    record = {"command": "python -m bench.batch_bench " + " ".join(sys.argv[1:]), "commit": commit,
-              "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-              "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "ray": ray.__version__,
-              "size": a.size, "iterations": a.iterations, "loadavg_before": load_before,
-              "loadavg_after": os.getloadavg(), **out}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "batch-cpu.json").write_text(json.dumps(record, indent=2))
-    print(json.dumps(record, indent=2))
+    path = record.save("batch-cpu", {"torch_threads": torch.get_num_threads(), "ray": ray.__version__, "size": a.size,
+                                     "iterations": a.iterations, "loadavg_before": load_before,
+                                     "loadavg_after": os.getloadavg(), **out})
+    print(path.read_text())
 
 
 def overhead(address: str, photo: Path, style: Path, tmp: Path, n: int) -> dict:
     """Seconds per tiny job: in process vs Ray (one warm worker), and the driver's own cost."""
-    from impasto.batch import LocalExecutor, plan, run_batch, shorthand
-    from impasto.batch.rayexec import RayExecutor
-    from impasto.batch.records import ResultsLog, write_output
-    from impasto.batch.worker import run_job
-
     def jobs(tag: str, count: int) -> list:
         sweeps = {"iterations": (1,), "max_long_edge": (32,), "seed": tuple(range(count))}
         return plan(shorthand([str(photo)], [str(style)], [], sweeps), out_dir=tmp / tag)
@@ -179,5 +151,9 @@ def overhead(address: str, photo: Path, style: Path, tmp: Path, n: int) -> dict:
             "tiny_job": "32 px, 1 L-BFGS step"}
 
 
-if __name__ == "__main__":
-    main()
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="impasto batch's jobs per minute against a shell loop, and Ray's cost per job")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--iterations", type=int, default=30)
+    p.add_argument("--tiny-jobs", type=int, default=20)
+    p.set_defaults(func=cmd_batch)

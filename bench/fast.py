@@ -1,6 +1,6 @@
-"""Benchmarks for fast styles (docs/fast.md): CPU speed and quality against Gatys.
+"""Fast styles (docs/fast.md) on the CPU: their speed, and their quality against the engine's.
 
-    python bench/fast_bench.py [--speed] [--quality] [--threads N] [--json OUT]
+    python -m bench fast [--speed] [--quality] [--threads N] [--json OUT]
 
 * speed: median seconds to paint one 512x512 image, shipped net size and Johnson's full size,
   in PyTorch (fp32, and 'auto': bf16 on CPUs with AMX/AVX512-BF16) and in onnxruntime.
@@ -17,30 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from impasto.features.devices import resolve_precision
-from impasto.fast import NetSize, TransformerNet, export_onnx, load_model, paint, run_onnx
-from impasto.fast.model import model_record, save_model
-from impasto.images.io import fit_long_edge, load_image, to_tensor
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-
-
-def _median_time(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from . import record
+from .impasto_api import (NetSize, TransformerNet, export_onnx, fit_long_edge, load_image, load_model, model_record,
+                          paint, prepare, resolve_precision, run_onnx, save_model, to_tensor)
+from .paths import ROOT, SHARED
+from .timing import median_call
 
 
 def speed(repeat: int) -> dict:
@@ -49,13 +36,13 @@ def speed(repeat: int) -> dict:
     for label, size in (("shipped (width 16, 3 blocks)", NetSize(16, 3)), ("Johnson (width 32, 5 blocks)", NetSize(32, 5))):
         torch.manual_seed(0)
         net = TransformerNet(size).eval()
-        t_fp32 = _median_time(lambda: paint(net, x, "fp32"), repeat)
-        t_auto = _median_time(lambda: paint(net, x), repeat)  # bf16 where the CPU has it
+        t_fp32 = median_call(lambda: paint(net, x, "fp32"), repeat)
+        t_auto = median_call(lambda: paint(net, x), repeat)  # bf16 where the CPU has it
         with tempfile.TemporaryDirectory() as d:
             model = Path(d) / "m.pt"
             save_model(model, model_record(net, "bench", {}))
             onnx_path = export_onnx(model, Path(d) / "m.onnx")
-            t_onnx = _median_time(lambda: run_onnx(onnx_path, x.numpy()), repeat)
+            t_onnx = median_call(lambda: run_onnx(onnx_path, x.numpy()), repeat)
         auto = resolve_precision(x.device, "auto")
         out[label] = {"torch_fp32_s": round(t_fp32, 4), f"torch_auto_{auto}_s": round(t_auto, 4),
                       "onnxruntime_s": round(t_onnx, 4)}
@@ -71,8 +58,6 @@ def _losses(t: torch.Tensor) -> dict[str, float]:
 def engine_baseline(style_path: Path, photo: Path, side: int, style_scale: float, iterations: int,
                     cache: Path | None) -> dict:
     """The optimisation engine's default run on ``photo`` (cached: it is the slow part)."""
-    from impasto import prepare
-
     key = f"{style_path.name}|{photo.name}|{side}|{style_scale}|{iterations}|{resolve_precision(torch.device('cpu'), 'auto')}"
     known = json.loads(cache.read_text()) if cache and cache.is_file() else {}
     if key in known:
@@ -97,8 +82,6 @@ def engine_baseline(style_path: Path, photo: Path, side: int, style_scale: float
 def quality(styles: list[str], photos: list[Path], side: int, style_scale: float, iterations: int,
             cache: Path | None, engine_only: bool = False) -> dict:
     """Model vs engine under the engine's own loss (``Run.loss``, default weights and layers)."""
-    from impasto import prepare
-
     res = {}
     for name in styles:
         style_path = SHARED / "images/style" / f"{name}.jpg"
@@ -123,8 +106,25 @@ def quality(styles: list[str], photos: list[Path], side: int, style_scale: float
     return res
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
+def cmd_fast(a: argparse.Namespace) -> None:
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    everything = not (a.speed or a.quality)
+    styles = a.styles.split(",")
+    out: dict = {"machine": record.machine(), "command": record.command(), "threads": torch.get_num_threads(),
+                 "cpus": os.cpu_count(), "load_average": os.getloadavg()[0]}
+    if a.speed or everything:
+        out["speed_512"] = speed(a.repeat)
+    if a.quality or everything:
+        photos = [SHARED / "datasets/bsds500/val" / n for n in a.photos.split(",")]
+        out["quality"] = quality(styles, photos, a.side, a.style_scale, a.iterations,
+                                 Path(a.cache) if a.cache else None, a.engine_only)
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fast", help="fast styles on the CPU: speed, and quality against the engine")
     p.add_argument("--speed", action="store_true")
     p.add_argument("--quality", action="store_true")
     p.add_argument("--threads", type=int, default=None)
@@ -139,22 +139,4 @@ def main() -> None:
     p.add_argument("--engine-only", action="store_true", help="only compute the engine baselines")
     p.add_argument("--iterations", type=int, default=500, help="engine steps (its default is 500)")
     p.add_argument("--json")
-    a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    everything = not (a.speed or a.quality)
-    styles = a.styles.split(",")
-    out: dict = {"threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-                 "load_average": os.getloadavg()[0]}
-    if a.speed or everything:
-        out["speed_512"] = speed(a.repeat)
-    if a.quality or everything:
-        photos = [SHARED / "datasets/bsds500/val" / n for n in a.photos.split(",")]
-        out["quality"] = quality(styles, photos, a.side, a.style_scale, a.iterations,
-                                 Path(a.cache) if a.cache else None, a.engine_only)
-    if a.json:
-        Path(a.json).write_text(json.dumps(out, indent=1))
-
-
-if __name__ == "__main__":
-    main()
+    p.set_defaults(func=cmd_fast)
