@@ -36,7 +36,14 @@ _HOME = {
     # internals: feed-forward models and their training
     "FAST_DIR": "impasto.shipped", "model_record": "impasto.fast.model", "save_model": "impasto.fast.model",
     "stylize_tensors": "impasto.fast.painting", "train_many": "impasto.fast.training",
-    "PerceptualLoss": "impasto.fast.loss",
+    "PerceptualLoss": "impasto.fast.loss", "StackedLoss": "impasto.fast.loss", "photo_files": "impasto.fast.photos",
+    # internals: the arbitrary-style decoder's training
+    "ArbitraryTrainOptions": "impasto.arbitrary.options", "train_decoder": "impasto.arbitrary.training",
+    "held_out": "impasto.arbitrary.training", "STAT_LAYERS": "impasto.arbitrary.network",
+    "TRANSFER_LAYER": "impasto.arbitrary.network", "Decoder": "impasto.arbitrary.network",
+    "DecoderSize": "impasto.arbitrary.network", "adain": "impasto.arbitrary.network",
+    "encode": "impasto.arbitrary.network", "load_encoder": "impasto.arbitrary.network",
+    "mean_std": "impasto.arbitrary.network",
     # the arbitrary-style network and its held-out split (bench.arbitrary)
     "ArbitraryModel": "impasto.arbitrary", "arbitrary_split": "impasto.arbitrary:split",
     "stylize_arbitrary": "impasto.arbitrary:stylize",

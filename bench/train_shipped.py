@@ -2,20 +2,24 @@
 
     bash bench/device.sh train-shipped --device cuda --out DIR          # on the GPU machine (the device call)
     python -m bench train-shipped --tiny --device cpu --out DIR          # its CPU rehearsal: same code, tiny sizes
+    python -m bench train-shipped --step-cost                            # one step's FLOPs, operator calls, seconds
+    python -m bench train-shipped --pack-data                            # photos and paintings into .gpu-carry/data
     python -m bench train-shipped --evaluate DIR                         # afterwards, on the CPU: quality vs the engine
     python -m bench train-shipped --install DIR                          # DIR/NAME.pt -> data/fast/large/NAME.pt
     python -m bench train-shipped --preset cpu --device cpu --out DIR    # the small CPU-sized networks (data/fast/NAME.pt)
 
 Training (``impasto.fast.training.train_many``): the four styles side by side on the same crops,
-one shared VGG, the photos decoded once and cropped on the device, bf16 autocast and
-channels-last on the GPU, losses read from the device every ``log_every`` steps only. A fixed
-step budget (``GPU['steps']``, sized from the FLOPs of one step counted in the rehearsal) and a
-wall-clock guard (``--budget``) that stops early, writing what it has, if the GPU is slower
-than estimated. DIR receives the four ``NAME.pt`` (fp16, their training options inside),
-``preview.jpg`` (each style on unseen photos) and ``train.json`` (losses, timings).
+one shared VGG pass for all of them, the photos decoded once and cropped on the device, bf16
+autocast and channels-last on the GPU, the whole step replayed from one CUDA graph there, losses
+read from the device every ``log_every`` steps only. The loss is the engine's default look
+(``TrainOptions.look``). A step budget (``GPU['steps']``) and a wall-clock guard (``--budget``)
+that stops early, writing what it has. DIR receives the four ``NAME.pt`` (fp16, their training
+options inside), ``preview.jpg`` (each style on unseen photos) and ``train.json`` (losses,
+timings).
 
-Photos and style images come from ``.gpu-carry/`` when it exists (``python -m bench gpu-carry``
-fills it; shared/ does not travel), else from ``../shared``.
+Photos: the 300 BSDS500 train and val photos less the two the evaluation scores on (``UNSEEN``).
+They and the style images come from ``.gpu-carry/`` when it holds them (``--pack-data`` and
+``python -m bench gpu-carry`` fill it; shared/ does not travel), else from ``../shared``.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
+from . import train_arbitrary, train_data, train_step
+from .gpu.carry import LIMIT, checkout_bytes
 from .impasto_api import FAST_DIR, TrainOptions, load_model, train_many
 from .paths import CARRY, ROOT, SHARED
 from .record import machine
@@ -42,22 +49,23 @@ STYLES = {
 }
 UNSEEN = ("3096.jpg", "42049.jpg")  # BSDS500 val photos: never trained on
 
-# Johnson's network at Johnson's crop size; the style image at 512 px so that its brush strokes
-# come out about twice as large as at 256 px, which suits a 1024 px output. The recipe (bounded
-# output, rate 1e-3, warm-up, the engine's weights) is TrainOptions' default, set from the CPU
-# study in docs/fast.md. The step budget: 2.68 TFLOP a step for the four styles (counted by the
-# rehearsal), 8000 steps = 21 PFLOP, 143 s at the assumed 150 TFLOP/s. Measured on an H200: 91.6 ms
-# a step (29 TFLOP/s: the narrow layers are memory-bound), so 8000 steps need about 12 minutes;
-# the --budget guard stops earlier, models written (the shipped ones: 1542 steps in 150 s).
-GPU = dict(width=32, blocks=5, crop=256, batch=4, style_size=512, steps=8000, precision="bf16", log_every=200,
-           preview_every=0, checkpoint_every=0)
+# Johnson's network at Johnson's crop size, on the engine's default look. The style image at 1024
+# px: a Gram is blind to position, so a model paints strokes at the pixel size they have in the
+# style image it learnt from, and the engine's default run of a 1024 px output takes the style
+# image at 1024 px. The recipe otherwise (bounded output, rate 1e-3, warm-up) is TrainOptions'
+# default, set from the CPU study in docs/fast.md. Steps: an H200 took 91.6 ms a step for the four
+# with a VGG pass per style and no graph; the step budget assumes the stacked, graphed step at a
+# third of that, and the --budget guard stops earlier (models written) if it is slower.
+GPU = dict(width=32, blocks=5, crop=256, batch=4, style_size=1024, steps=12000, precision="bf16", log_every=200,
+           preview_every=0, checkpoint_every=0, look="default", cuda_graph=True)
 # The rehearsal: the same network and code, tiny crops and a handful of steps.
-TINY = dict(GPU, crop=64, batch=2, style_size=128, steps=12, log_every=4)
-# The small networks of data/fast/NAME.pt (what their files record, with today's recipe).
+TINY = dict(GPU, crop=32, batch=1, style_size=64, steps=4, log_every=2)
+TINY_PHOTOS = 16
+# The small networks of data/fast/NAME.pt (what their files record: the classic look).
 CPU = dict(width=16, blocks=3, crop=96, batch=2, style_size=256, steps=1500, precision="bf16", log_every=50,
-           preview_every=100, checkpoint_every=100)
+           preview_every=100, checkpoint_every=100, look="classic")
 PRESETS = {"gpu": GPU, "cpu": CPU}
-ASSUMED_TFLOPS = 150.0  # effective bf16 rate assumed for the step estimate (a fifth of an H100's dense peak)
+ASSUMED_TFLOPS = 90.0  # effective rate assumed: the 29 TFLOP/s measured per style and ungraphed, times three
 
 
 def source(*parts: str) -> Path:
@@ -66,12 +74,19 @@ def source(*parts: str) -> Path:
     return carried if carried.exists() else SHARED.joinpath(*parts)
 
 
-def photos_dir() -> Path:
-    return CARRY / "bsds/train" if (CARRY / "bsds/train").is_dir() else SHARED / "datasets/bsds500/train"
+def datasets() -> Path:
+    return train_data.unpack(CARRY, train_arbitrary.UNPACKED)
+
+
+def training_photos() -> list[Path]:
+    """BSDS500 train + val, less the photos the evaluation scores on."""
+    from .impasto_api import photo_files
+
+    return [f for folder in train_data.photo_folders(datasets()) for f in photo_files(folder) if f.name not in UNSEEN]
 
 
 def unseen_photos() -> list[Path]:
-    folder = CARRY / "bsds/val" if (CARRY / "bsds/val").is_dir() else SHARED / "datasets/bsds500/val"
+    folder = datasets() / "bsds500/val"
     return [folder / n for n in UNSEEN if (folder / n).is_file()]
 
 
@@ -80,25 +95,14 @@ def style_image(name: str) -> Path:
 
 
 def step_flops(opts: TrainOptions, styles: list[str]) -> float:
-    """FLOPs of one training step of ``opts`` for ``styles`` together, counted by torch on one
-    step at the rehearsal's crop and batch and scaled to ``opts``' (convolutions dominate and
-    scale with the pixels)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from .impasto_api import PerceptualLoss, TransformerNet, load_image, load_network
-
-    crop, batch = 64, 2
+    """FLOPs of one training step of ``opts`` for ``styles`` together (forward and backward, the
+    stacked loss), counted by torch at a small crop and batch and scaled to ``opts``'
+    (convolutions dominate and scale with the pixels)."""
+    crop, batch = 32, 1
     small = TrainOptions(**{**opts.record(), "crop": crop, "batch": batch, "style_size": 64, "device": "cpu",
-                            "precision": "fp32"})
-    network = load_network(small.loss_options())
-    x = torch.rand(batch, 3, crop, crop)
-    losses = [PerceptualLoss(load_image(style_image(n)), 64, small.loss_options(), network) for n in styles]
-    nets = [TransformerNet(opts.net_size()) for _ in styles]
-    with FlopCounterMode(display=False) as counter:
-        content = losses[0].content_targets(x)
-        for net, loss in zip(nets, losses):
-            loss(net(x), x, content)["total"].backward()
-    return counter.get_total_flops() * (opts.crop / crop) ** 2 * opts.batch / batch
+                            "precision": "fp32", "cuda_graph": False})
+    steps = train_step.build_steps(small, [style_image(n) for n in styles])
+    return train_step.flops(steps["stacked"]) * (opts.crop / crop) ** 2 * opts.batch / batch
 
 
 def preview_sheet(models: dict, photos: list[Path], out: Path, side: int = 320) -> None:
@@ -130,8 +134,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     names = a.styles or list(STYLES)
     if a.threads:
         torch.set_num_threads(a.threads)
+    photos = training_photos()[:TINY_PHOTOS] if a.tiny else training_photos()
     record: dict = {"machine": machine(a.device), "command": " ".join(["python -m bench", *sys.argv[1:]]),
-                    "options": opts.record(), "styles": names, "photos": str(photos_dir())}
+                    "options": opts.record(), "styles": names, "photos": f"{len(photos)} from {datasets()}"}
     if a.tiny:  # what the GPU step will cost, counted here
         flops = step_flops(TrainOptions(**{**GPU, "device": "cpu"}), names)
         per_step = flops / (ASSUMED_TFLOPS * 1e12)
@@ -152,7 +157,12 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     styles = {n: (style_image(n), STYLES[n]) for n in names}
     deadline = t0 + a.budget if a.budget else None
-    models = train_many(styles, photos_dir(), out, opts, on_report=report, deadline=deadline)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        models = train_many(styles, photos, out, opts, on_report=report, deadline=deadline)
+    for w in caught:
+        print(f"warning: {w.message}", flush=True)
+    record["warnings"] = [str(w.message) for w in caught]
     seconds = time.monotonic() - t0
     done = curve[-1]["step"] if curve else 0
     record.update(seconds=round(seconds, 1), steps_done=done, curve=curve,
@@ -161,7 +171,8 @@ def cmd_train(a: argparse.Namespace) -> int:
                   stopped_early=done < opts.steps)
     if a.device.startswith("cuda"):
         record["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    preview_sheet(models, unseen_photos() or [ROOT / "examples/tubingen.jpg"], out / "preview.jpg")
+    preview_sheet(models, unseen_photos() or [ROOT / "examples/tubingen.jpg"], out / "preview.jpg",
+                  96 if a.tiny else 320)
     (out / "train.json").write_text(json.dumps(record, indent=1))
     print(f"trained {', '.join(names)}: {done} steps in {seconds:.0f} s "
           f"({record['seconds_per_step'] * 1000:.1f} ms a step{', stopped by the time guard' if record['stopped_early'] else ''}); "
@@ -268,7 +279,44 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_step_cost(a: argparse.Namespace) -> int:
+    """One step's cost both ways (bench/train_step.py), on this machine, into bench/results."""
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    opts = TrainOptions(**{**GPU, "crop": a.crop, "batch": a.batch, "style_size": 128, "device": a.device,
+                           "precision": a.precision, "cuda_graph": False})
+    names = a.styles or list(STYLES)
+    cost = train_step.step_cost(opts, [style_image(n) for n in names])
+    record = {"machine": machine(a.device), "styles": names, "crop": a.crop, "batch": a.batch,
+              "look": opts.look, "precision": a.precision, "threads": torch.get_num_threads(), "ways": cost}
+    out = ROOT / "bench/results" / f"train-step-cost-{a.crop}px.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(record, indent=1))
+    for way, c in cost.items():
+        print(f"{way}: {c['gflop']:.1f} GFLOP, {c['operator_calls']} operator calls, {c['seconds']:.2f} s a step")
+    print(f"written {out}")
+    return 0
+
+
+def cmd_pack_data(a: argparse.Namespace) -> int:
+    """Photos and paintings into .gpu-carry/data, as many paintings as the carry limit leaves room for."""
+    data = CARRY / "data"
+    old = CARRY / "bsds"  # the photos as they travelled before data/bsds500.tar: nothing reads them now
+    if old.is_dir():
+        shutil.rmtree(old)
+        print(f"removed {old} (the photos travel in {data / 'bsds500.tar'})")
+    others = sum(f.stat().st_size for f in CARRY.rglob("*") if f.is_file() and data not in f.parents)
+    budget = LIMIT - checkout_bytes() - others - a.margin * 2**20
+    counts = train_data.pack(CARRY, budget)
+    total = checkout_bytes() + others + counts["bytes"]
+    print(f"{CARRY / 'data'}: {counts['photos']} photos, {counts['paintings']} of {counts['paintings_available']} "
+          f"training paintings, {counts['bytes'] / 2**20:.1f} MiB; with the checkout and the rest of .gpu-carry "
+          f"{total / 2**20:.1f} MiB of {LIMIT / 2**20:.0f} MiB")
+    return 0 if total <= LIMIT else 1
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    train_arbitrary.register(sub)
     t = sub.add_parser("train-shipped", help="train, check or install the shipped feed-forward styles")
     t.add_argument("--out", help="folder for the models, preview.jpg and train.json")
     t.add_argument("--device", default="cuda")
@@ -284,10 +332,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--side", type=int, default=256, help="--evaluate: photo long edge")
     t.add_argument("--sheet", help="--evaluate: also write this picture of every style at 1024 px (docs/fast/)")
     t.add_argument("--install", metavar="DIR", help="copy DIR/NAME.pt into data/fast/large/")
+    t.add_argument("--step-cost", action="store_true", help="one step's FLOPs, operator calls and seconds, "
+                   "the styles through VGG one by one and stacked (--crop, --batch, --precision)")
+    t.add_argument("--crop", type=int, default=64, help="--step-cost: crop side")
+    t.add_argument("--batch", type=int, default=2, help="--step-cost: photos a step")
+    t.add_argument("--precision", default="auto", help="--step-cost: precision")
+    t.add_argument("--pack-data", action="store_true",
+                   help="pack the BSDS500 photos and as many WikiArt paintings as fit into .gpu-carry/data")
+    t.add_argument("--margin", type=float, default=1.0, help="--pack-data: MiB to leave free under the limit")
     t.set_defaults(func=main)
 
 
 def main(a: argparse.Namespace) -> int:
+    if a.step_cost:
+        return cmd_step_cost(a)
+    if a.pack_data:
+        return cmd_pack_data(a)
     if a.install:
         return cmd_install(a)
     if a.evaluate:

@@ -306,3 +306,53 @@ def test_a_bounded_network_paints_inside_the_pixel_range_and_its_file_says_so(tm
     assert TrainOptions(skip=True).net_size() == NetSize(32, 5, skip=True)  # the photo plus a correction: no sigmoid
     with pytest.raises(ImpastoError, match="skip"):
         NetSize(8, 1, skip=True, bounded=True).validated()
+
+
+@pytest.mark.parametrize("look", ["classic", "default"])
+def test_styles_stacked_through_one_vgg_pass_give_each_styles_own_loss_and_gradient(look, content_path, style_path):
+    """Training several styles sends all their outputs through VGG as one batch: the values and
+    the gradients must be those of each style's own loss (fp32, to rounding)."""
+    from impasto.fast.loss import StackedLoss
+    from impasto.features.network import load_network
+
+    opts = TrainOptions(**{**TINY, "precision": "fp32", "look": look})
+    network = load_network(opts.loss_options())
+    paintings = [Image.open(style_path).convert("RGB"), Image.open(content_path).convert("RGB").rotate(90)]
+    losses = [PerceptualLoss(p, opts.style_size, opts.loss_options(), network) for p in paintings]
+    torch.manual_seed(0)
+    nets = [TransformerNet(opts.net_size()).to(DEVICE) for _ in paintings]
+    photos = torch.rand(2, 3, 32, 32, device=DEVICE)
+    content = losses[0].content_targets(photos)
+    alone = []
+    for net, loss in zip(nets, losses):
+        parts = loss(net(photos), photos, content)
+        grads = torch.autograd.grad(parts["total"], list(net.parameters()))
+        alone.append((torch.stack([parts[k].detach() for k in ("content", "style", "tv", "total")]), grads))
+    stacked = StackedLoss(losses)(torch.cat([net(photos) for net in nets]), content)
+    assert stacked.shape == (4, 2)
+    for i, (net, (values, grads)) in enumerate(zip(nets, alone)):
+        assert torch.allclose(stacked[:, i], values, rtol=1e-5)
+        together = torch.autograd.grad(stacked[-1].sum(), list(net.parameters()), retain_graph=True)
+        for a, b in zip(together, grads):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * float(b.abs().max()))
+
+
+def test_the_loss_look_is_recorded_and_old_files_keep_the_classic_one(tmp_path, photos, style_path):
+    """A model file records the look and the beta in force; a checkpoint from before the look
+    existed resumes with the loss it was trained on."""
+    assert TrainOptions().loss_options().weights == "caffe" and TrainOptions().beta() == 1e3
+    new = TrainOptions(look="default").loss_options()
+    assert (new.weights, new.pooling, new.style_weight) == ("caffe-normalized", "max", 3e7)
+    assert TrainOptions(look="default", style_weight=5.0).loss_options().style_weight == 5.0
+    with pytest.raises(ImpastoError, match="--look"):
+        TrainOptions(look="modern").validated()
+    out = tmp_path / "d.pt"
+    m = train(style_path, photos, out, TrainOptions(steps=2, **{**TINY, "look": "default", "checkpoint_every": 2}))
+    assert m.train["look"] == "default" and m.train["style_weight"] == 3e7
+    ckpt = torch.load(out.with_name("d.pt.ckpt"), weights_only=True)
+    for k in ("look", "cuda_graph"):
+        del ckpt["train"][k]
+    ckpt["train"]["style_weight"] = 1e3
+    save_model(tmp_path / "old.pt.ckpt", ckpt)
+    m = train(style_path, photos, tmp_path / "old.pt", TrainOptions(steps=3, **TINY), resume=tmp_path / "old.pt.ckpt")
+    assert m.train["look"] == "classic" and m.train["style_weight"] == 1e3 and m.train["steps_done"] == 3
