@@ -25,7 +25,7 @@ PIP_TARGET = ["--only-binary=:all:", "--python-version", "3.12", "--implementati
 LIMIT = 64 * 2**20  # the device tool's limit on what travels in one call
 CALLS = {  # the carry list of each device call (the checkout travels too)
     "gpu": [".gpu-carry/wheels", ".gpu-carry/videos"],  # its images are the checkout's examples/
-    "train-shipped": [".gpu-carry/wheels/core", ".gpu-carry/bsds", ".gpu-carry/images"],
+    "call": [".gpu-carry"],  # bench/gpu_call.sh: the decoder, the shipped styles, the figures (after --pack-data)
 }
 
 
@@ -64,7 +64,6 @@ def _pack_ffmpeg(dest: Path) -> None:
 
 def cmd_carry(a: argparse.Namespace) -> int:
     """Fill .gpu-carry/ with what the GPU calls need and the checkout does not hold, and check sizes."""
-    from PIL import Image
 
     carry = Path(a.dir)
     for group, names in WHEELS.items():
@@ -76,14 +75,6 @@ def cmd_carry(a: argparse.Namespace) -> int:
     if a.ffmpeg and not packed.is_file():
         print(f"packing {FFMPEG} (xz, about half a minute)", flush=True)
         _pack_ffmpeg(packed)
-    bsds = SHARED / "datasets/bsds500"
-    for split, names in (("train", None), ("val", ("3096.jpg", "42049.jpg"))):
-        folder = carry / "bsds" / split
-        folder.mkdir(parents=True, exist_ok=True)
-        for f in sorted((bsds / split).glob("*.jpg")):
-            if (names is None or f.name in names) and not (folder / f.name).is_file():
-                # BSDS photos are 481x321 already: re-encoded at quality 90, not resized (14.6 -> 10.8 MB)
-                Image.open(f).convert("RGB").save(folder / f.name, quality=90)
     for kind, names in (("style", ("starry_night", "the_scream", "mosaic", "candy")),
                         ("content", ("tubingen", "golden_gate"))):
         folder = carry / "images" / kind
