@@ -4,13 +4,10 @@ without loading torch."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import ImpastoError
-
-
-def setting(default: object, help: str) -> object:
-    return field(default=default, metadata={"help": help})
+from ..fast.options import setting  # a field with its flag's help, as TrainOptions' are
 
 
 @dataclass
