@@ -13,6 +13,7 @@ import sys
 
 from .. import __version__
 from ..errors import ImpastoError
+from ..painter.failures import is_out_of_memory, one_line
 from ..web import serve
 from . import batch, fast, grid, stylize
 
@@ -52,15 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `impasto layers | head`
         sys.stderr.close()
         return 0
-    except MemoryError:
-        print("impasto: error: out of memory; try a smaller --max-long-edge", file=sys.stderr)
+    except (MemoryError, RuntimeError) as e:  # out of memory outside a painting (loading, writing)
+        if not is_out_of_memory(e):
+            raise
+        print(f"impasto: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
-    except RuntimeError as e:  # torch.OutOfMemoryError is a RuntimeError
-        if "out of memory" in str(e).lower():
-            print("impasto: error: the device ran out of memory; try a smaller --max-long-edge "
-                  "or --precision bf16", file=sys.stderr)
-            return EXIT_USAGE
-        raise
 
 
 if __name__ == "__main__":
