@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import record
 from .impasto_api import ArbitraryModel, arbitrary_split, stylize_arbitrary
-from .inputs import prepare
+from .inputs import resized_inputs
 from .paths import SHARED, WORK
 from .peers import Spec, run
 from .yardstick import Yardstick
@@ -211,7 +211,7 @@ def cmd_arbitrary(a: argparse.Namespace) -> int:
     photos, paintings = unseen_photos(a.photos), unseen_paintings(a.paintings)
     for photo in photos:
         for painting in paintings:
-            inputs = prepare(a.size, photo, painting)
+            inputs = resized_inputs(a.size, photo, painting)
             judge = Yardstick(inputs.content, inputs.style)
             key = f"{photo.stem} x {painting.stem}"
             pair = data["pairs"].setdefault(key, {"inputs": inputs.record(), "runs": {}})

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import paths, record
 from .impasto_api import LocalExecutor, RayExecutor, ResultsLog, plan, run_batch, run_job, shorthand, write_output
-from .inputs import prepare
+from .inputs import resized_inputs
 from .timing import run_timed
 
 WEIGHTS = (6e7, 1.2e8, 2.4e8)  # half, once and twice the default beta
@@ -43,7 +43,7 @@ def inputs(tmp: Path, size: int) -> tuple[list[Path], Path]:
     into ``tmp`` under their own names, which name the outputs."""
     photos = []
     for name in ("tubingen", "golden_gate"):
-        pair = prepare(2 * size, paths.image("content", f"{name}.jpg"), paths.image("style", "starry_night.jpg"))
+        pair = resized_inputs(2 * size, paths.image("content", f"{name}.jpg"), paths.image("style", "starry_night.jpg"))
         photos.append(tmp / f"{name}.png")
         shutil.copyfile(pair.content, photos[-1])
     style = tmp / "starry.png"

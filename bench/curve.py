@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image
 
 from . import record
-from .inputs import Inputs, prepare
+from .inputs import Inputs, resized_inputs
 from .paths import WORK
 from .peers import Spec, parse_specs, precision_of, quiet_run
 from .speed import RUNS_HELP
@@ -104,7 +104,7 @@ def plot(runs: dict[str, dict], size: int, path: Path) -> None:
 
 
 def cmd_curve(a: argparse.Namespace) -> None:
-    inputs = prepare(a.size)
+    inputs = resized_inputs(a.size)
     judge = Yardstick(inputs.content, inputs.style)
     name = f"curve-{a.size}"
     data = record.load(name) or {"size": a.size, "inputs": inputs.record(), "runs": {}}

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from . import record
-from .inputs import prepare
+from .inputs import resized_inputs
 from .paths import SHARED, WORK
 from .peers import Spec, run
 from .yardstick import Yardstick
@@ -62,7 +62,7 @@ def cmd_defaults(a: argparse.Namespace) -> None:
     name = f"defaults-{a.size}" + ("-tune" if a.tune else "")
     data = record.load(name) or {"size": a.size, "pairs": {}}
     for photo, painting in (TUNE_PAIRS if a.tune else PAIRS)[: a.pairs]:
-        inputs = prepare(a.size, photo, painting)
+        inputs = resized_inputs(a.size, photo, painting)
         judge = Yardstick(inputs.content, inputs.style)
         key = f"{photo.stem} x {painting.stem}"
         pair = data["pairs"].setdefault(key, {"inputs": inputs.record(), "photo": judge.score(inputs.content),

@@ -20,7 +20,7 @@ import torch
 
 from . import record
 from .impasto_api import precision_context, prepare as prepare_run, resolve_precision
-from .inputs import prepare
+from .inputs import resized_inputs
 from .peers import MATCHED, PRECISIONS
 
 WARM = 2  # calls of the network alone before it is timed
@@ -55,7 +55,7 @@ def cmd_floor(a: argparse.Namespace) -> None:
     torch.set_num_threads(record.threads())
     rows = {}
     for size in a.sizes:
-        inputs = prepare(size)
+        inputs = resized_inputs(size)
         run = prepare_run(inputs.content, inputs.style, max_long_edge=size, iterations=a.steps + SKIP, device="cpu",
                           precision=a.precision, **MATCHED).run
         network = vgg_only(run)

@@ -44,7 +44,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def prepare(size: int, content: Path = CONTENT, style: Path = STYLE, work: Path = paths.WORK) -> Inputs:
+def resized_inputs(size: int, content: Path = CONTENT, style: Path = STYLE, work: Path = paths.WORK) -> Inputs:
     """Write (once) and return the content and style PNGs at long edge ``size`` (the default pair
     in WORK/inputs/SIZE, any other in WORK/inputs/SIZE-PHOTO-PAINTING)."""
     pair = (content, style) == (CONTENT, STYLE)
@@ -63,7 +63,7 @@ def prepare(size: int, content: Path = CONTENT, style: Path = STYLE, work: Path 
 
 def cmd_inputs(a: argparse.Namespace) -> None:
     for size in a.sizes:
-        print(json.dumps(prepare(size).record(), indent=1))
+        print(json.dumps(resized_inputs(size).record(), indent=1))
     ns_weights.check(ns_weights.convert())
 
 

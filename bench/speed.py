@@ -20,7 +20,7 @@ import sys
 import time
 
 from . import record
-from .inputs import Inputs, prepare
+from .inputs import Inputs, resized_inputs
 from .paths import WORK
 from .peers import TOOLS, Outcome, Spec, parse_specs, precision_of, quiet_run, run
 
@@ -96,7 +96,7 @@ def startup(specs: list[Spec], inputs: Inputs, repeats: int) -> dict[str, dict]:
 
 
 def cmd_speed(a: argparse.Namespace) -> None:
-    inputs = prepare(a.size)
+    inputs = resized_inputs(a.size)
     rows = measure(parse_specs(a.runs, a.steps), inputs, a.repeats)
     path = record.save(f"speed-{a.size}", {"size": a.size, "inputs": inputs.record(), "repeats": a.repeats, "rows": rows})
     print(f"{a.size} px, {a.steps} steps, median of {a.repeats} (min-max); {record.describe(record.machine())}\n")
@@ -105,7 +105,7 @@ def cmd_speed(a: argparse.Namespace) -> None:
 
 
 def cmd_startup(a: argparse.Namespace) -> None:
-    inputs = prepare(a.size)
+    inputs = resized_inputs(a.size)
     rows = startup(parse_specs(a.runs, None), inputs, a.repeats)
     path = record.save(f"startup-{a.size}", {"size": a.size, "inputs": inputs.record(), "rows": rows})
     print(f"{a.size} px, process start to a 2-step image written, median of {a.repeats} (min-max); "

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from . import record
-from .inputs import Inputs, prepare
+from .inputs import Inputs, resized_inputs
 from .paths import WORK
 from .peers import MATCHED, PRECISIONS, Spec, quiet_run
 from .yardstick import Yardstick
@@ -58,7 +58,7 @@ def plot_tradeoff(points: list[dict], others: dict[str, dict], path: Path, title
 
 
 def cmd_tradeoff(a: argparse.Namespace) -> None:
-    inputs = prepare(a.size)
+    inputs = resized_inputs(a.size)
     points = tradeoff(inputs, a.steps, a.weights, a.precision, Yardstick(inputs.content, inputs.style))
     curves = (record.load(f"curve-{a.size}") or {"runs": {}})["runs"]
     others = {k: v for k, v in curves.items() if not k.startswith("impasto")}  # the peers' outputs

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..floor import vgg_only
 from ..impasto_api import prepare as prepare_run, resolve_precision
-from ..inputs import prepare
+from ..inputs import resized_inputs
 from ..peers import MATCHED
 from ..timing import median_call
 from .cuda import graph_of, no_syncs
@@ -21,7 +21,7 @@ from .session import Session
 
 def part_floor(s: Session) -> dict:
     plan = s.plan
-    inputs = prepare(plan.size, work=s.work)
+    inputs = resized_inputs(plan.size, work=s.work)
     out = {}
     for precision in s.precisions():
         kw = dict(max_long_edge=plan.size, iterations=plan.floor_skip + plan.floor_timed, device=s.device,

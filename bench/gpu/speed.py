@@ -12,7 +12,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..impasto_api import fit_long_edge, load_image
-from ..inputs import Inputs, prepare
+from ..inputs import Inputs, resized_inputs
 from ..peers import TOOLS, Spec, command
 from ..timing import run_timed
 from ..yardstick import Yardstick
@@ -29,7 +29,7 @@ def whole_run(spec: Spec, inputs: Inputs, image: Path) -> float:
 
 def part_speed(s: Session) -> dict:
     plan = s.plan
-    inputs = prepare(plan.size, work=s.work)
+    inputs = resized_inputs(plan.size, work=s.work)
     folder = s.work / "speed"
     folder.mkdir(exist_ok=True)
     yard = Yardstick(inputs.content, inputs.style, s.device)
