@@ -103,7 +103,9 @@ def test_paint_a_photo_in_the_browser(browser, server, tmp_path):
     assert cards.count() == 3
     assert "Public domain" in page.locator("#credits").inner_text()
     assert page.locator("#size option").all_inner_texts() == ["32 px"]
-    assert page.locator("#quality input").count() == 3
+    # fast, balanced, best, and (the arbitrary-style network being installed) instant for any painting
+    assert page.locator("#quality input").count() == 4
+    assert page.locator("#quality input[value='instant']").count() == 1
 
     # Submitting without a photo explains what is missing.
     page.click("#submit")
@@ -400,10 +402,10 @@ def test_a_job_deleted_in_another_tab_is_said_to_be_deleted(browser, tmp_path):
 # -- the history's pictures and the desktop layout -------------------------------------------------
 def test_the_history_shows_small_thumbnails_and_the_desktop_uses_both_columns(browser, server, tmp_path):
     page = open_page(browser, server.url, 1024, 800)
-    # The three quality levels sit on one row, however long their labels.
+    # The quality levels (instant, fast, balanced, best) sit on one row, however long their labels.
     tops = page.evaluate("() => [...document.querySelectorAll('#quality label')]"
                          ".map(l => Math.round(l.getBoundingClientRect().top))")
-    assert len(tops) == 3 and len(set(tops)) == 1, tops
+    assert len(tops) == 4 and len(set(tops)) == 1, tops
     # The history is in the right column, under the job, not below the whole form.
     box = page.evaluate("() => ['job-form', 'job'].map(id => document.getElementById(id).getBoundingClientRect())"
                         ".concat([document.querySelector('.history').getBoundingClientRect()])"
