@@ -217,6 +217,10 @@ def test_training_lowers_the_loss_and_a_rerun_resumes(folders, tmp_path):
     train_decoder([photos], [paintings], out, _opts(16), on_report=lambda s, r: seen.append((s, r["total"])))
     assert [s for s, _ in seen] == [16]
     assert load_decoder(out).train["steps_done"] == 16
+    checkpoint_path(out).unlink()  # a new checkout: the finished decoder travels, its checkpoint does not
+    seen.clear()
+    train_decoder([photos], [paintings], out, _opts(20), on_report=lambda s, r: seen.append((s, r["total"])))
+    assert [s for s, _ in seen] == [20] and load_decoder(out).train["steps_done"] == 20
 
 
 def test_ctrl_c_writes_the_checkpoint(folders, tmp_path):

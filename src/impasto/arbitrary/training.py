@@ -74,7 +74,8 @@ Report = Callable[[int, dict[str, float]], None]
 def train_decoder(photos: Sequence[str | Path], paintings: Sequence[str | Path], out: str | Path,
                   opts: ArbitraryTrainOptions | None = None, on_report: Report | None = None,
                   deadline: float | None = None) -> Path:
-    """Train (or resume, when ``out``.ckpt exists) a decoder and write it to ``out`` (fp16).
+    """Train (or resume, when ``out``.ckpt or ``out`` itself exists) a decoder and write it to
+    ``out`` (fp16).
 
     On resuming, the checkpoint's decoder widths win; the other options are taken as given.
 
@@ -93,9 +94,11 @@ def train_decoder(photos: Sequence[str | Path], paintings: Sequence[str | Path],
 
     ckpt = checkpoint_path(out)
     start, state = 0, None
-    if ckpt.is_file():
-        state = load_decoder(ckpt)
-        start = int(state.extra.get("step", 0))
+    if ckpt.is_file() or out.is_file():
+        # a checkpoint, or else a finished decoder (a shipped one travels in git where a checkpoint
+        # does not): its weights and step count; Adam's moments only a checkpoint has
+        state = load_decoder(ckpt if ckpt.is_file() else out)
+        start = int(state.extra.get("step", state.train.get("steps_done", 0)))
         # the network cannot change size mid-training: the checkpoint's widths win
         opts = dataclasses.replace(opts, widths=tuple(state.net.size.widths))
     torch.manual_seed(opts.seed)

@@ -121,8 +121,8 @@ def cmd_train_arbitrary(args: argparse.Namespace) -> int:
     from ..arbitrary.training import train_decoder
 
     line = ProgressLine(opts.steps, quiet=args.quiet)
-    if ckpt.is_file() and not args.quiet:
-        print(f"impasto: resuming from {ckpt}", file=sys.stderr)
+    if (ckpt.is_file() or out.is_file()) and not args.quiet:
+        print(f"impasto: resuming from {ckpt if ckpt.is_file() else out}", file=sys.stderr)
     try:
         train_decoder(args.photos, args.paintings, out, opts, on_report=line.report)
     except KeyboardInterrupt:
