@@ -423,3 +423,23 @@ def test_the_history_shows_small_thumbnails_and_the_desktop_uses_both_columns(br
     shown = page.get_attribute("#history li img", "src")
     assert "/thumbnail?" in shown  # not the full-size result
     page.close()
+
+
+def test_any_painting_instantly_then_refined(browser, server, tmp_path):
+    """A bundled painting with quality "instant": the arbitrary-style network paints it in one
+    pass, and "refine" optimises from that picture with the same painting."""
+    page = open_page(browser, server.url, 1280, 1000)
+    page.locator("#style-gallery .style-card[data-id='shipwreck']").wait_for()
+    page.set_input_files("#content-input", str(photo_file(tmp_path)))
+    page.click("#style-gallery .style-card[data-id='shipwreck']")
+    page.check("#quality input[value='instant']")
+    page.click("#submit")
+    page.locator("#result-image").wait_for(state="visible", timeout=60_000)
+    assert page.locator("#result-style-caption").inner_text() == "The Shipwreck (instant)"
+    assert page.locator("#refine").is_visible()
+    page.click("#refine")  # the quality chosen was instant: refining takes balanced
+    page.wait_for_function("() => document.getElementById('result-style-caption').textContent === 'The Shipwreck'",
+                           timeout=60_000)
+    page.locator("#status", has_text="Done").wait_for(timeout=60_000)
+    assert page.locator("#history li").count() == 2
+    page.close()

@@ -237,6 +237,17 @@ function buildControls() {
     label.append(input, q.id, small);
     quality.append(label);
   }
+  if (caps.instant_any) {  // any painting in one pass; "refine" then optimises from it
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    input.type = "radio";
+    input.name = "quality";
+    input.value = "instant";
+    const small = document.createElement("small");
+    small.textContent = " about 1 s";
+    label.append(input, "instant", small);
+    quality.prepend(label);
+  }
   const update = () => { $("strength-out").textContent = `×${strength()}`; };
   $("strength").addEventListener("input", update);
   update();
@@ -269,7 +280,7 @@ async function submit(event) {
 async function refine() {
   if (!state.jobId) return;
   const form = new FormData();
-  form.append("quality", chosenQuality());
+  form.append("quality", chosenQuality() === "instant" ? "balanced" : chosenQuality());
   await startJob(`/api/jobs/${state.jobId}/refine`, form, $("refine"),
                  (message) => { $("progress-text").textContent = message; });
 }
