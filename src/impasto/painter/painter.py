@@ -16,11 +16,11 @@ from ..arbitrary.painting import stylize as stylize_any
 from ..engine import Transfer, prepare
 from ..fast.painting import as_model, paint_photo
 from ..images.denoise import tv_denoise
-from ..images.io import MAX_PIXELS, to_pil, to_tensor
-from ..shipped import ANY
 from ..features.devices import resolve_device
 from ..features.network import Network, full_depth, load_network
+from ..images.io import MAX_PIXELS, to_pil, to_tensor
 from ..options import Resolved
+from ..shipped import ANY
 from .eta import Eta
 from .events import Done, Event, Failed, Progress
 from .failures import bug_line, one_line
