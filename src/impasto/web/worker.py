@@ -27,7 +27,7 @@ from ..engine import Resume
 from ..errors import ImpastoError
 from ..images.atomic import atomic_path
 from ..images.io import load_image, save_image
-from ..options import Resolved, from_record
+from ..options import Resolved, resolve
 from ..painter import Done, Failed, Painter, Request
 from ..painter.painter import thumbnail
 from ..shipped import ANY
@@ -40,6 +40,7 @@ from .store import Job, JobStore
 
 log = logging.getLogger("impasto.web")
 SMALLER = "output size"  # how the page names what a failure line asks to make smaller
+INTERNAL = "internal error while painting (see the server log)"
 
 
 class _Stopped(Exception):
@@ -86,7 +87,7 @@ class Worker(threading.Thread):
             raise
         except Exception:  # the painter reports failures as events; this is the worker's own
             log.exception("job %s failed", job.id)
-            state, error = "failed", "internal error while painting (see the server log)"
+            state, error = "failed", INTERNAL
         self.store.finish(job.id, state, error)
 
     def options(self, job: Job, files: JobFiles) -> Resolved:
@@ -121,10 +122,7 @@ class Worker(threading.Thread):
         try:
             for ev in painting:
                 if isinstance(ev, Failed):
-                    if ev.bug:
-                        log.error("job %s failed", job.id, exc_info=ev.error)
-                        return "failed", "internal error while painting (see the server log)"
-                    return "failed", ev.message
+                    return "failed", failure_line(job, ev)
                 if isinstance(ev, Done):
                     self._finish(job, files, ev.image, ev.steps, ev.losses)
                     return "done", None
@@ -156,17 +154,14 @@ class Worker(threading.Thread):
                 return "failed", f"the bundled style {spec.style_id!r} is no longer available"
             painting = BY_ID[spec.style_id].path if spec.style_id else files.style
             settings["alpha"] = min(1.0, spec.style_strength)
-            request = Request(files.content, from_record({}), (painting,), ANY, settings)
+            request = Request(files.content, resolve(), (painting,), ANY, settings)
         elif spec.style_id in self.instant:
-            request = Request(files.content, from_record({}), model=self.instant[spec.style_id].path, settings=settings)
+            request = Request(files.content, resolve(), model=self.instant[spec.style_id].path, settings=settings)
         else:
             return "failed", f"the instant style {spec.style_id!r} is no longer available"
         for ev in self.painter.paint(request, smaller=SMALLER):
             if isinstance(ev, Failed):
-                if ev.bug:
-                    log.error("job %s failed", job.id, exc_info=ev.error)
-                    return "failed", "internal error while painting (see the server log)"
-                return "failed", ev.message
+                return "failed", failure_line(job, ev)
             self._finish(job, files, ev.image, 1, None)
         return "done", None
 
@@ -228,6 +223,15 @@ class Worker(threading.Thread):
         finally:
             if not ended:  # cancelled, or the server stopping: the cluster stops painting it
                 self._ray.cancel(handle)
+
+
+def failure_line(job: Job, failed: Failed) -> str:
+    """What the page says of a failed painting: the painter's line, or for a bug a pointer to the
+    log (where the whole exception goes)."""
+    if failed.bug:
+        log.error("job %s failed", job.id, exc_info=failed.error)
+        return INTERNAL
+    return failed.message
 
 
 def write_resume(files: JobFiles, position: Resume) -> None:
