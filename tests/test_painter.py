@@ -56,8 +56,8 @@ def test_bad_input_and_a_bug_end_in_one_line(small, tmp_path):
     assert isinstance(failed, Failed) and not failed.bug and "no such file" in failed.message
     with pytest.raises(ImpastoError, match="no such file"):
         failed.throw()
-    [oom] = list(Painter().paint(Request(content, tiny(), (object(),))))  # not an image: a bug, said as one
-    assert oom.bug and "\n" not in oom.message
+    [bug] = list(Painter().paint(Request(content, tiny(), (object(),))))  # not an image: a bug, said as one
+    assert bug.bug and "\n" not in bug.message
 
 
 def test_the_painter_keeps_one_network_per_device_and_the_models_it_loaded(small):

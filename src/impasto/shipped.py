@@ -58,9 +58,9 @@ def pick_size(device_type: str) -> str:
     return "large" if device_type != "cpu" or LARGE_ON_CPU else "small"
 
 
-def model_file(name: str | os.PathLike[str], device_type: str = "cpu") -> ModelFile:
-    """The file ``--model name`` paints with on a device of ``device_type`` (see the module
-    docstring), or an ImpastoError naming what exists."""
+def model_file(name: str | os.PathLike[str], device_kind: str = "cpu") -> ModelFile:
+    """The file ``--model name`` paints with on a device of ``device_kind`` (see the module
+    docstring), or an ImpastoError naming what exists. ``device_kind``: as :func:`device_type` says."""
     p = Path(name)
     if str(name) == ANY:
         return ModelFile(ANY_DECODER, "--model any: the arbitrary-style network", True)
@@ -69,9 +69,9 @@ def model_file(name: str | os.PathLike[str], device_type: str = "cpu") -> ModelF
     style, _, asked = str(name).partition(":")
     sizes = shipped_sizes(style)
     if sizes and (not asked or asked in SIZES):
-        want = asked or pick_size(device_type)
+        want = asked or pick_size(device_kind)
         if want in sizes:
-            why = "asked for" if asked else f"the size for {device_type}"
+            why = "asked for" if asked else f"the size for {device_kind}"
         elif asked:
             raise ImpastoError(f"--model {name}: {style} is shipped in {' and '.join(sizes)} only")
         else:

@@ -14,11 +14,10 @@ from PIL import Image
 from ..arbitrary.painting import ArbitraryModel
 from ..arbitrary.painting import stylize as stylize_any
 from ..engine import Transfer, prepare
-from ..fast.painting import as_model, paint_photo
-from ..images.denoise import tv_denoise
+from ..fast.painting import as_model, finish, paint_photo
 from ..features.devices import resolve_device
 from ..features.network import Network, full_depth, load_network
-from ..images.io import MAX_PIXELS, to_pil, to_tensor
+from ..images.io import MAX_PIXELS
 from ..options import Resolved
 from ..shipped import ANY
 from .eta import Eta
@@ -157,6 +156,5 @@ class Painting:
                             color=s.get("color", "style"), long_edge=s.get("long_edge"),
                             style_scale=s.get("style_scale", 1.0), precision=precision,
                             max_pixels=s.get("max_pixels", MAX_PIXELS))
-        if s.get("denoise", 0) > 0:
-            image = to_pil(tv_denoise(to_tensor(image), s["denoise"]))
+        image = finish(image, image, denoise=s.get("denoise", 0.0))  # colour was the network's
         return Done(image, 1, None, time.monotonic() - start, note="--model any: the arbitrary-style network")

@@ -25,7 +25,3 @@ class Request:
     model: str | os.PathLike[str] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     resume: "Resume | None" = None
-
-    @property
-    def kind(self) -> str:
-        return "model" if self.model is not None else "optimise"
